@@ -1,0 +1,29 @@
+# Two entry points for a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install -q -c constraints.txt
+
+.PHONY: install run test lint clean
+install: $(VENV)/.installed
+
+# torch is installed first so that no other package pulls a CUDA build of it.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PIP) torch
+	$(PIP) -e ".[dev]"
+	touch $@
+
+run: install
+	$(PY) -m atrc_nas.launch experiments/nyud.yaml
+
+test: install
+	$(PY) -m pytest -q
+	$(VENV)/bin/ruff check .
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,100 @@
+"""Dataset specifications: which tasks a dataset has and the constants its tasks need."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from atrc_nas.tasks import TaskSpec, get_task
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Constants of one dataset. ``num_classes`` covers its classification tasks."""
+
+    name: str
+    tasks: tuple[str, ...]
+    num_classes: Mapping[str, int]
+    crop_size: tuple[int, int]  # (H, W) of training crops and of padded validation inputs
+    edge_pos_weight: float
+    boundary_tolerance: float  # maxDist as a fraction of the image diagonal
+    depth_bins: int = 40
+    depth_range: tuple[float, float] = (0.7, 10.0)  # metres, for the log-spaced aux bins
+    normals_clusters: int = 40
+    lr: float = 0.01  # reference learning rate of the recipe
+    scale_range: tuple[float, float] = (0.5, 2.0)
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for task in self.tasks:
+            spec = get_task(task)
+            for ch in (spec.final_channels, spec.aux_channels):
+                if ch == "classes" and task not in self.num_classes:
+                    raise ValueError(f"dataset {self.name!r}: num_classes lacks task {task!r}")
+
+    def task_specs(self) -> list[TaskSpec]:
+        return [get_task(t) for t in self.tasks]
+
+    def channels(self, task: str, which: str = "final") -> int:
+        """Output channels of a task's final (``which="final"``) or aux prediction."""
+        spec = get_task(task)
+        if task not in self.tasks:
+            raise KeyError(
+                f"task {task!r} is not part of dataset {self.name!r} (tasks: {self.tasks})"
+            )
+        value = {"final": spec.final_channels, "aux": spec.aux_channels}[which]
+        if isinstance(value, int):
+            return value
+        if value == "classes":
+            return int(self.num_classes[task])
+        return int(getattr(self, value))
+
+    def with_tasks(self, tasks: tuple[str, ...] | list[str]) -> DatasetSpec:
+        """The same dataset restricted to a subset of its tasks (in the given order)."""
+        unknown = [t for t in tasks if t not in self.tasks]
+        if unknown:
+            raise KeyError(
+                f"dataset {self.name!r} has no task(s) {unknown}; available: {list(self.tasks)}"
+            )
+        return replace(self, tasks=tuple(tasks))
+
+
+SYNTHETIC_CLASSES = 8  # background + 7 object/structure classes, see data/synthetic.py
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec(
+            name="nyud", tasks=("semseg", "depth", "normals", "edge"),
+            num_classes={"semseg": 40}, crop_size=(425, 560), edge_pos_weight=0.8,
+            boundary_tolerance=0.011, lr=0.01,
+        ),
+        DatasetSpec(
+            name="pascal", tasks=("semseg", "human_parts", "sal", "normals", "edge"),
+            num_classes={"semseg": 21, "human_parts": 7, "sal": 2}, crop_size=(512, 512),
+            edge_pos_weight=0.95, boundary_tolerance=0.0075, lr=0.005,
+        ),
+        DatasetSpec(
+            name="synthetic_nyud", tasks=("semseg", "depth", "normals", "edge"),
+            num_classes={"semseg": SYNTHETIC_CLASSES}, crop_size=(128, 160),
+            edge_pos_weight=0.8, boundary_tolerance=0.011, lr=0.01,
+        ),
+        DatasetSpec(
+            name="synthetic_pascal", tasks=("semseg", "human_parts", "sal", "normals", "edge"),
+            num_classes={"semseg": SYNTHETIC_CLASSES, "human_parts": 7, "sal": 2},
+            crop_size=(128, 160), edge_pos_weight=0.95, boundary_tolerance=0.0075, lr=0.005,
+        ),
+    )
+}
+
+
+def get_dataset_spec(name: str) -> DatasetSpec:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}") from None
