@@ -1,0 +1,63 @@
+"""Schema of a single-run training config (``python -m atrc_nas.train CONFIG``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "synthetic_nyud"
+    root: str | None = None
+    tasks: list[str] | None = None
+    batch_size: int = 8
+    eval_batch_size: int | None = None
+    num_workers: int = 0
+    val_fraction: float = 0.1
+    crop_size: tuple[int, int] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelConfig:
+    network: str = "atrc"
+    backbone: str = "hrnet18s"
+    pretrained: str | None = None
+    genotype: str | None = None  # a genotype JSON file, or "published:<name>"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimConfig:
+    lr: float | None = None  # None: the dataset's reference learning rate
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    poly_power: float = 0.9
+    max_steps: int = 40000
+    grad_clip: float | None = None
+
+
+@dataclass
+class TrainerConfig:
+    accelerator: str = "auto"
+    devices: int | str = 1
+    strategy: str = "auto"
+    precision: Literal["32-true", "bf16-mixed", "16-mixed", "64-true"] = "32-true"
+    channels_last: bool = False
+    val_every_n_steps: int = 1000
+    log_every_n_steps: int = 50
+    limit_val_batches: int | float = 1.0
+    save_edge_predictions: bool = True
+    progress_bar: bool = True
+
+
+@dataclass
+class TrainConfig:
+    name: str = "run"
+    seed: int = 0
+    output_dir: str = "runs"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)

@@ -1,0 +1,116 @@
+"""LightningModule that trains any multi-task network with the reference recipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch import nn
+
+from atrc_nas.data.spec import DatasetSpec
+from atrc_nas.metrics import MultiTaskEvaluator
+from atrc_nas.training.config import OptimConfig
+from atrc_nas.training.objective import MultiTaskObjective
+
+
+def poly_lambda(max_steps: int, power: float):
+    """Poly decay per iteration: ``(1 - step / max_steps) ** power``, floored at 0."""
+
+    def factor(step: int) -> float:
+        return max(0.0, 1.0 - step / max_steps) ** power
+
+    return factor
+
+
+class MultiTaskModule(pl.LightningModule):
+    """Trains ``network`` (outputs ``{"final": {task: ...}, "aux": {task: ...}}``).
+
+    Validation (``val/...``) runs on the split carved from train and drives checkpoint
+    choice; test (``test/...``) runs on the held-out split and writes edge predictions.
+    """
+
+    def __init__(
+        self,
+        network: nn.Module,
+        spec: DatasetSpec,
+        optim: OptimConfig,
+        normals_centroids: torch.Tensor | None = None,
+        edge_prediction_dir: str | Path | None = None,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        self.network = network
+        self.spec = spec
+        self.optim_config = optim
+        self.objective = MultiTaskObjective(spec, normals_centroids)
+        self.val_evaluator = MultiTaskEvaluator(spec)
+        self.test_evaluator = MultiTaskEvaluator(spec)
+        self.edge_prediction_dir = Path(edge_prediction_dir) if edge_prediction_dir else None
+        self.channels_last = channels_last
+        if channels_last:
+            self.network = self.network.to(memory_format=torch.channels_last)
+
+    def forward(self, image: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
+        if self.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        return self.network(image)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        outputs = self(batch["image"])
+        loss, parts = self.objective(outputs, batch)
+        batch_size = batch["image"].shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
+        self.log_dict({f"train/loss/{k}": v for k, v in parts.items()}, batch_size=batch_size)
+        return loss
+
+    def _evaluate(self, batch: dict, evaluator: MultiTaskEvaluator, prefix: str) -> dict:
+        outputs = self(batch["image"])
+        loss, _ = self.objective(outputs, batch)
+        self.log(f"{prefix}/loss", loss, batch_size=batch["image"].shape[0], sync_dist=True)
+        evaluator.update({t: p.float() for t, p in outputs["final"].items()}, batch)
+        return outputs
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._evaluate(batch, self.val_evaluator, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_dict({f"val/{k}": v for k, v in self.val_evaluator.compute().items()})
+        self.val_evaluator.reset()
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        outputs = self._evaluate(batch, self.test_evaluator, "test")
+        if self.edge_prediction_dir is not None and "edge" in outputs["final"]:
+            self._save_edges(outputs["final"]["edge"], batch["meta"])
+
+    def on_test_epoch_end(self) -> None:
+        self.log_dict({f"test/{k}": v for k, v in self.test_evaluator.compute().items()})
+        self.test_evaluator.reset()
+
+    def _save_edges(self, logits: torch.Tensor, metas: list[dict]) -> None:
+        """Write edge probabilities as 8-bit PNGs at the original size (padding removed)."""
+        assert self.edge_prediction_dir is not None
+        self.edge_prediction_dir.mkdir(parents=True, exist_ok=True)
+        probs = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
+        for prob, meta in zip(probs, metas, strict=True):
+            top, left, height, width = meta["pad"]
+            crop = prob[top:top + height, left:left + width]
+            png = np.round(crop * 255).astype(np.uint8)
+            cv2.imwrite(str(self.edge_prediction_dir / f"{meta['id']}.png"), png)
+
+    def configure_optimizers(self):
+        cfg = self.optim_config
+        lr = cfg.lr if cfg.lr is not None else self.spec.lr
+        optimizer = torch.optim.SGD(
+            self.network.parameters(), lr=lr, momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+        )
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, poly_lambda(cfg.max_steps, cfg.poly_power)
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": schedule, "interval": "step", "frequency": 1},
+        }

@@ -1,0 +1,125 @@
+"""One training run from a TrainConfig: data, network, Lightning trainer, test, metrics.json."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from atrc_nas.config import ConfigError, to_dict
+from atrc_nas.data.datamodule import MultiTaskDataModule
+from atrc_nas.fileio import atomic_write_json
+from atrc_nas.models.cost import count_params_and_flops
+from atrc_nas.models.genotype import resolve_genotype
+from atrc_nas.models.registry import build_network
+from atrc_nas.training.config import TrainConfig
+from atrc_nas.training.module import MultiTaskModule
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+
+
+def build_datamodule(cfg: TrainConfig) -> MultiTaskDataModule:
+    data = cfg.data
+    return MultiTaskDataModule(
+        dataset=data.dataset, root=data.root, tasks=data.tasks, batch_size=data.batch_size,
+        eval_batch_size=data.eval_batch_size, num_workers=data.num_workers,
+        val_fraction=data.val_fraction, seed=cfg.seed, crop_size=data.crop_size,
+        dataset_options=data.options,
+    )
+
+
+def build_module(cfg: TrainConfig, datamodule: MultiTaskDataModule,
+                 run_dir: Path | None) -> MultiTaskModule:
+    genotype = resolve_genotype(cfg.model.genotype) if cfg.model.genotype else None
+    network = build_network(
+        cfg.model.network, datamodule.spec, backbone=cfg.model.backbone,
+        pretrained=cfg.model.pretrained, genotype=genotype, **cfg.model.options,
+    )
+    return MultiTaskModule(
+        network, datamodule.spec, cfg.optim,
+        normals_centroids=datamodule.normals_centroids,
+        edge_prediction_dir=(run_dir / "edge_predictions")
+        if run_dir and cfg.trainer.save_edge_predictions else None,
+        channels_last=cfg.trainer.channels_last,
+    )
+
+
+def build_trainer(cfg: TrainConfig, run_dir: Path, callbacks: list | None = None,
+                  **overrides: Any) -> pl.Trainer:
+    t = cfg.trainer
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="step{step}", monitor="val/loss", mode="min",
+        save_last=True, save_top_k=1, auto_insert_metric_name=False,
+    )
+    kwargs: dict[str, Any] = dict(
+        accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
+        precision=t.precision, max_steps=cfg.optim.max_steps,
+        val_check_interval=min(t.val_every_n_steps, cfg.optim.max_steps),
+        check_val_every_n_epoch=None, log_every_n_steps=t.log_every_n_steps,
+        limit_val_batches=t.limit_val_batches, gradient_clip_val=cfg.optim.grad_clip,
+        logger=CSVLogger(run_dir, name="", version="logs"),
+        callbacks=[checkpoint, LearningRateMonitor("step"), *(callbacks or [])],
+        enable_progress_bar=t.progress_bar, deterministic="warn",
+        sync_batchnorm=t.devices not in (1, "1"), default_root_dir=run_dir,
+        num_sanity_val_steps=0,
+    )
+    kwargs.update(overrides)
+    return pl.Trainer(**kwargs)
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> RunResult:
+    """Train, validate, test and write ``<output_dir>/<name>/metrics.json``."""
+    run_dir = Path(cfg.output_dir) / cfg.name
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if last.exists() and not resume:
+        raise ConfigError(
+            f"{run_dir} already holds a run (found {last}); pass --resume to continue it "
+            "or choose another name (name=...)"
+        )
+    pl.seed_everything(cfg.seed, workers=True)
+    started = time.time()
+    datamodule = build_datamodule(cfg)
+    datamodule.setup("fit")
+    module = build_module(cfg, datamodule, run_dir)
+    atomic_write_json(run_dir / "config.json", to_dict(cfg))
+    trainer = build_trainer(cfg, run_dir)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume and last.exists()
+                else None)
+    val_metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
+                   if k.startswith("val/")}
+    best = trainer.checkpoint_callback.best_model_path or None
+    test_metrics = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+    h, w = datamodule.spec.crop_size
+    params, flops = count_params_and_flops(module.network, (1, 3, h, w))
+    metrics = {
+        "name": cfg.name,
+        "network": cfg.model.network,
+        "backbone": cfg.model.backbone,
+        "dataset": datamodule.spec.name,
+        "dataset_fingerprint": datamodule.fingerprint(),
+        "seed": cfg.seed,
+        "steps": trainer.global_step,
+        "best_checkpoint": best,
+        "params": params,
+        "gflops": flops / 1e9,
+        "input_size": [h, w],
+        "val": val_metrics,
+        "test": {k: float(v) for k, v in test_metrics.items()},
+        "wall_time_s": time.time() - started,
+        "torch": torch.__version__,
+    }
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    return RunResult(run_dir, metrics)
