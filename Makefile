@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 run: install
-	$(PY) -m atrc_nas.launch experiments/nyud.yaml
+	$(PY) -m atrc_nas.train experiments/train_synthetic.yaml
 
 test: install
 	$(PY) -m pytest -q

@@ -64,7 +64,7 @@ class DatasetSpec:
         return replace(self, tasks=tuple(tasks))
 
 
-SYNTHETIC_CLASSES = 8  # background + 7 object/structure classes, see data/synthetic.py
+SYNTHETIC_CLASSES = 8  # floor, wall and 6 object classes, see data/synthetic/__init__.py
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec

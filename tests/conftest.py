@@ -1,0 +1,16 @@
+"""Suite-wide settings: caches go to a temporary folder so tests never touch ~/.cache."""
+
+import os
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory):
+    previous = os.environ.get("ATRC_NAS_CACHE")
+    os.environ["ATRC_NAS_CACHE"] = str(tmp_path_factory.mktemp("atrc_nas_cache"))
+    yield
+    if previous is None:
+        os.environ.pop("ATRC_NAS_CACHE", None)
+    else:
+        os.environ["ATRC_NAS_CACHE"] = previous

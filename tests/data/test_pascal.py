@@ -1,0 +1,184 @@
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from fixtures import (
+    PASCAL_TRAIN,
+    PASCAL_VAL,
+    SIZE,
+    box,
+    build_pascal,
+    write_anno,
+    write_mat,
+    write_png,
+)
+
+from atrc_nas.data.io import DataFileError
+from atrc_nas.data.pascal import (
+    NORMALS_VALID_CLASSES,
+    PART_GROUPS,
+    PascalContextDataset,
+    edges_from_label_map,
+    thin,
+)
+
+
+def test_labels_decoded(tmp_path: Path):
+    expected = build_pascal(tmp_path)
+    ds = PascalContextDataset(tmp_path, split="train")
+    assert ds.ids == list(PASCAL_TRAIN)
+    assert ds.spec.tasks == ("semseg", "human_parts", "sal", "normals", "edge")
+    for i, sample_id in enumerate(PASCAL_TRAIN):
+        sample, want = ds.load_raw(i), expected[sample_id]
+        assert sample["meta"] == {"id": sample_id, "size": SIZE, "dataset": "pascal"}
+        assert np.abs(sample["image"].astype(int) - want["image"]).max() <= 6  # JPEG
+        for task in ("semseg", "human_parts", "sal"):
+            assert sample[task].dtype == np.uint8, task
+            np.testing.assert_array_equal(sample[task], want[task], err_msg=task)
+        assert sample["normals"].dtype == np.float32
+        np.testing.assert_allclose(sample["normals"], want["normals"], atol=1e-6)
+        assert sample["edge"].dtype == np.float32 and sample["edge"].shape == SIZE
+    assert PascalContextDataset(tmp_path, split="val").ids == list(PASCAL_VAL)
+
+
+def test_human_part_groups():
+    heads = {"hair", "head", "leye", "reye", "lear", "rear", "lebrow", "rebrow", "nose", "mouth"}
+    groups = [
+        heads,
+        {"torso", "neck"},
+        {"luarm", "ruarm"},
+        {"llarm", "rlarm", "lhand", "rhand"},
+        {"luleg", "ruleg"},
+        {"llleg", "rlleg", "lfoot", "rfoot"},
+    ]
+    assert {name: k + 1 for k, names in enumerate(groups) for name in names} == PART_GROUPS
+
+
+def test_only_persons_with_parts_are_painted(tmp_path: Path):
+    expected = build_pascal(tmp_path)
+    parts = PascalContextDataset(tmp_path, tasks=["human_parts"]).load_raw(0)["human_parts"]
+    assert set(np.unique(parts)) == set(range(7))
+    assert (parts[:8, 24:] == 0).all()  # the dog's head stays background
+    assert (parts[20:, 20:] == 0).all()  # so does the person without parts
+    np.testing.assert_array_equal(parts, expected[PASCAL_TRAIN[0]]["human_parts"])
+
+
+def test_single_object_and_single_part(tmp_path: Path):
+    build_pascal(tmp_path)
+    path = tmp_path / "human_parts" / f"{PASCAL_TRAIN[1]}.mat"
+    write_anno(
+        path, "x", [("person", 15, box(SIZE, 0, 0, 9, 9), [("rfoot", box(SIZE, 1, 1, 3, 3))])]
+    )
+    parts = PascalContextDataset(tmp_path, tasks=["human_parts"]).load_raw(1)["human_parts"]
+    np.testing.assert_array_equal(parts, 6 * box(SIZE, 1, 1, 3, 3))
+
+
+def test_normals_only_on_context_classes_known_to_nyud(tmp_path: Path):
+    expected = build_pascal(tmp_path)
+    normals = PascalContextDataset(tmp_path, tasks=["normals"]).load_raw(0)["normals"]
+    label_map = expected[PASCAL_TRAIN[0]]["label_map"]
+    invalid = np.isin(label_map, (0, 360))
+    assert (normals[invalid] == 0).all()
+    assert (np.abs(normals[~invalid]).sum(axis=-1) > 0).all()
+    assert len(NORMALS_VALID_CLASSES) == 170 and len(set(NORMALS_VALID_CLASSES.tolist())) == 170
+    # wall, person, table, tvmonitor (added by hand) in; sky, unknown, grass out
+    assert {440, 284, 397, 427} <= set(NORMALS_VALID_CLASSES.tolist())
+    assert not {360, 431, 187, 0} & set(NORMALS_VALID_CLASSES.tolist())
+
+
+def _no_2x2_block(mask: np.ndarray) -> bool:
+    m = mask.astype(bool)
+    return not (m[:-1, :-1] & m[1:, :-1] & m[:-1, 1:] & m[1:, 1:]).any()
+
+
+def test_thin_makes_one_pixel_wide_lines_and_keeps_topology():
+    mask = np.zeros((20, 30), bool)
+    mask[5:10, 3:27] = True  # thick bar
+    mask[12:19, 2:9] = True  # square
+    mask[14:17, 4:7] = False  # with a hole
+    thinned = thin(mask)
+    assert (thinned <= mask).all() and _no_2x2_block(thinned)
+    n_before, _ = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    n_after, _ = cv2.connectedComponents(thinned.astype(np.uint8), connectivity=8)
+    assert n_before == n_after
+    holes_before, _ = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
+    holes_after, _ = cv2.connectedComponents((~thinned).astype(np.uint8), connectivity=4)
+    assert holes_before == holes_after  # the ring is not broken
+    assert thinned[5:10, 10].sum() == 1  # the bar became a line
+    line = np.zeros((5, 9), bool)
+    line[2, 1:8] = True
+    np.testing.assert_array_equal(thin(line), line)
+
+
+def test_edges_from_label_map():
+    label_map = np.full((12, 16), 5, np.uint16)
+    label_map[:, 8:] = 9
+    edges = edges_from_label_map(label_map)
+    assert edges.dtype == np.float32 and set(np.unique(edges)) <= {0.0, 1.0}
+    assert (edges[:, :7] == 0).all() and (edges[:, 9:] == 0).all()
+    assert (edges[1:-1, 7:9].sum(axis=1) == 1).all()
+    single = np.zeros((12, 16), np.uint16)
+    assert edges_from_label_map(single).sum() == 0
+    single[4:8, 4:10] = 3  # a box: its contour, one pixel wide
+    edges = edges_from_label_map(single)
+    assert _no_2x2_block(edges) and edges[4:8, 4:10].sum() > 0
+    assert edges[:3].sum() == 0 and edges[9:].sum() == 0
+
+
+def test_semseg_falls_back_and_missing_names_both_places(tmp_path: Path):
+    build_pascal(tmp_path)
+    sample_id = PASCAL_TRAIN[1]
+    (tmp_path / "semseg" / "pascal-context" / f"{sample_id}.png").unlink()
+    with pytest.raises(DataFileError, match="missing file") as err:
+        PascalContextDataset(tmp_path, tasks=["semseg"]).load_raw(1)
+    assert "VOC12" in str(err.value) and "pascal-context" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("relpath", "write", "message"),
+    [
+        ("human_parts/{}.mat", None, "missing file"),
+        ("pascal-context/trainval/{}.mat", None, "missing file"),
+        ("semseg/pascal-context/{}.png", np.full(SIZE, 21, np.uint8), r"\[21\] out of range"),
+        ("pascal-context/trainval/{}.mat", {"Labels": np.zeros(SIZE)}, "no variable 'LabelMap'"),
+        ("pascal-context/trainval/{}.mat", {"LabelMap": np.full(SIZE, 460)}, r"\[460\]"),
+        ("pascal-context/trainval/{}.mat", {"LabelMap": np.zeros((4, 4), int)}, "differs"),
+        ("human_parts/{}.mat", {"anno": np.zeros(3)}, "not a Pascal-Part annotation"),
+        ("sal_distill/{}.png", np.zeros((5, 5), np.uint8), r"size \(5, 5\) differs"),
+        ("JPEGImages/{}.jpg", b"\xff\xd8 broken", "unreadable image"),
+    ],
+)
+def test_bad_files_are_named(tmp_path: Path, relpath: str, write, message: str):
+    build_pascal(tmp_path)
+    path = tmp_path / relpath.format(PASCAL_TRAIN[1])
+    if write is None:
+        path.unlink()
+    elif isinstance(write, bytes):
+        path.write_bytes(write)
+    elif isinstance(write, dict):
+        write_mat(path, write)
+    else:
+        write_png(path, write)
+    ds = PascalContextDataset(tmp_path)
+    ds.load_raw(0)
+    with pytest.raises(DataFileError, match=message) as err:
+        ds.load_raw(1)
+    assert err.value.path == path
+
+
+def test_unknown_part_name_is_named(tmp_path: Path):
+    build_pascal(tmp_path)
+    path = tmp_path / "human_parts" / f"{PASCAL_TRAIN[1]}.mat"
+    write_anno(
+        path, "x", [("person", 15, box(SIZE, 0, 0, 5, 5), [("tail", box(SIZE, 0, 0, 2, 2))])]
+    )
+    with pytest.raises(DataFileError, match="unknown person part 'tail'") as err:
+        PascalContextDataset(tmp_path, tasks=["human_parts"]).load_raw(1)
+    assert err.value.path == path
+
+
+def test_unknown_task(tmp_path: Path):
+    build_pascal(tmp_path)
+    with pytest.raises(KeyError, match=r"no task\(s\) \['depth'\]"):
+        PascalContextDataset(tmp_path, tasks=["depth"])
