@@ -70,7 +70,7 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, callbacks: list | None = None
         val_check_interval=min(t.val_every_n_steps, cfg.optim.max_steps),
         check_val_every_n_epoch=None, log_every_n_steps=t.log_every_n_steps,
         limit_val_batches=t.limit_val_batches, gradient_clip_val=cfg.optim.grad_clip,
-        logger=CSVLogger(run_dir, name="", version="logs"),
+        logger=CSVLogger(run_dir, name="logs"),  # version_N per (re)start: nothing overwritten
         callbacks=[checkpoint, LearningRateMonitor("step"), *(callbacks or [])],
         enable_progress_bar=t.progress_bar, deterministic="warn",
         sync_batchnorm=t.devices not in (1, "1"), default_root_dir=run_dir,
