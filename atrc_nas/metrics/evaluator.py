@@ -1,0 +1,78 @@
+"""MultiTaskEvaluator: one primary metric per task, fed with raw network predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from atrc_nas.data.spec import DatasetSpec
+from atrc_nas.metrics.registry import build_metric
+from atrc_nas.tasks import TASKS, get_task
+
+
+class MultiTaskEvaluator(nn.Module):
+    """Holds the primary metric of each task (all tasks of the dataset by default).
+
+    ``update(outputs, batch)`` takes the raw final predictions ``{task: [B, K, H, W]}`` at
+    label resolution and the batch holding each task's labels; it applies
+    ``TaskSpec.to_output`` itself. ``compute()`` returns flat keys ``"<task>/<metric>"``
+    (the boundary metric adds ``"edge/oisf"`` next to ``"edge/odsf"``).
+    ``metric_options`` maps a task to keyword arguments of its metric class.
+    """
+
+    def __init__(
+        self,
+        dataset_spec: DatasetSpec,
+        tasks: Iterable[str] | None = None,
+        metric_options: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        super().__init__()
+        self.tasks = tuple(tasks) if tasks is not None else dataset_spec.tasks
+        options = dict(metric_options or {})
+        stray = sorted(set(options) - set(self.tasks))
+        if stray:
+            raise KeyError(f"metric_options name task(s) {stray} that are not evaluated "
+                           f"(tasks: {list(self.tasks)})")
+        self.metrics = nn.ModuleDict({
+            task: build_metric(dataset_spec, task, **options.get(task, {}))
+            for task in self.tasks
+        })
+
+    @torch.no_grad()
+    def update(self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, Any]) -> None:
+        for task, metric in self.metrics.items():
+            for what, holder in (("outputs", outputs), ("batch", batch)):
+                if task not in holder:
+                    raise KeyError(f"MultiTaskEvaluator: {what} lack task {task!r} "
+                                   f"(they hold {sorted(holder)})")
+            try:
+                metric.update(get_task(task).to_output(outputs[task]), batch[task])
+            except ValueError as err:
+                raise ValueError(f"task {task!r}: {err}") from err
+
+    def compute(self) -> dict[str, float]:
+        results: dict[str, float] = {}
+        for task, metric in self.metrics.items():
+            value = metric.compute()
+            if isinstance(value, Mapping):
+                results.update({f"{task}/{name}": float(v) for name, v in value.items()})
+            else:
+                results[f"{task}/{get_task(task).metric}"] = float(value)
+        return results
+
+    def reset(self) -> None:
+        for metric in self.metrics.values():
+            metric.reset()
+
+
+def primary_metrics(results: Mapping[str, float]) -> dict[str, float]:
+    """``{task: value}`` of each task's primary metric found in flat ``compute()`` keys."""
+    primary: dict[str, float] = {}
+    for key, value in results.items():
+        task, _, name = key.partition("/")
+        if task in TASKS and name == TASKS[task].metric:
+            primary[task] = float(value)
+    return primary

@@ -1,0 +1,88 @@
+import pytest
+import torch
+
+from atrc_nas.data.spec import get_dataset_spec
+from atrc_nas.metrics import METRICS, MultiTaskEvaluator, build_metric, primary_metrics
+from atrc_nas.tasks import TASKS
+
+IGNORE = 255
+
+
+def _batch(spec, generator, b=2, h=12, w=14):
+    """Random raw predictions and labels for every task of ``spec``."""
+    outputs = {t: torch.randn(b, spec.channels(t), h, w, generator=generator) for t in spec.tasks}
+    labels = {}
+    for task in spec.tasks:
+        if task == "depth":
+            labels[task] = torch.rand(b, 1, h, w, generator=generator) * 5
+        elif task == "normals":
+            labels[task] = torch.nn.functional.normalize(
+                torch.randn(b, 3, h, w, generator=generator), dim=1)
+        elif task == "edge":
+            labels[task] = (torch.rand(b, 1, h, w, generator=generator) < 0.1).float()
+        else:
+            labels[task] = torch.randint(0, spec.channels(task), (b, h, w), generator=generator)
+    labels["image"] = torch.zeros(b, 3, h, w)
+    return outputs, labels
+
+
+def test_registry_covers_every_task_metric():
+    assert {spec.metric for spec in TASKS.values()} <= set(METRICS)
+
+
+@pytest.mark.parametrize("dataset", ["synthetic_nyud", "synthetic_pascal"])
+def test_evaluator_equals_individual_metrics(dataset, generator):
+    spec = get_dataset_spec(dataset)
+    options = {"edge": {"num_thresholds": 5}}
+    evaluator = MultiTaskEvaluator(spec, metric_options=options)
+    singles = {t: build_metric(spec, t, **options.get(t, {})) for t in spec.tasks}
+    for _ in range(2):
+        outputs, batch = _batch(spec, generator)
+        evaluator.update(outputs, batch)
+        for task, metric in singles.items():
+            metric.update(TASKS[task].to_output(outputs[task]), batch[task])
+    results = evaluator.compute()
+    expected = {}
+    for task, metric in singles.items():
+        value = metric.compute()
+        if isinstance(value, dict):
+            expected.update({f"{task}/{k}": v.item() for k, v in value.items()})
+        else:
+            expected[f"{task}/{TASKS[task].metric}"] = value.item()
+    assert results == pytest.approx(expected)
+    assert all(isinstance(v, float) for v in results.values())
+    assert set(primary_metrics(results)) == set(spec.tasks)
+    assert "edge/oisf" in results
+
+    evaluator.reset()
+    assert evaluator.metrics["semseg"].confmat.sum() == 0
+
+
+def test_task_subset_and_errors(generator):
+    spec = get_dataset_spec("synthetic_nyud")
+    evaluator = MultiTaskEvaluator(spec, tasks=["depth"])
+    outputs, batch = _batch(spec, generator)
+    evaluator.update({"depth": outputs["depth"]}, batch)
+    assert list(evaluator.compute()) == ["depth/rmse"]
+    with pytest.raises(KeyError, match="outputs lack task 'depth'"):
+        evaluator.update({}, batch)
+    with pytest.raises(ValueError, match=r"task 'depth'.*resolution"):
+        evaluator.update({"depth": outputs["depth"][..., :5]}, batch)
+    with pytest.raises(KeyError, match="not part of dataset"):
+        MultiTaskEvaluator(spec, tasks=["sal"])
+    with pytest.raises(KeyError, match="not evaluated"):
+        MultiTaskEvaluator(spec, tasks=["depth"], metric_options={"edge": {}})
+
+
+def test_evaluator_uses_dataset_constants():
+    nyud = MultiTaskEvaluator(get_dataset_spec("nyud"))
+    pascal = MultiTaskEvaluator(get_dataset_spec("pascal"))
+    assert nyud.metrics["edge"].tolerance == 0.011
+    assert pascal.metrics["edge"].tolerance == 0.0075
+    assert nyud.metrics["semseg"].num_classes == 40
+    assert pascal.metrics["human_parts"].num_classes == 7
+
+
+def test_primary_metrics_picks_primary_keys():
+    results = {"semseg/miou": 40.0, "edge/odsf": 70.0, "edge/oisf": 71.0, "loss": 1.0}
+    assert primary_metrics(results) == {"semseg": 40.0, "edge": 70.0}
