@@ -14,3 +14,14 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory):
         os.environ.pop("ATRC_NAS_CACHE", None)
     else:
         os.environ["ATRC_NAS_CACHE"] = previous
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tiny test tensors run many times faster on one thread than on two shared cores."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

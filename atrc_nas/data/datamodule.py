@@ -185,7 +185,9 @@ class MultiTaskDataModule(pl.LightningDataModule):
     def _eval_transform(self) -> Compose:
         return eval_transform(self.spec, self.crop_size)
 
-    def _loader(self, data: TransformedSubset | None, name: str, **kwargs: Any) -> DataLoader:
+    def loader(self, data: TransformedSubset | None, name: str, **kwargs: Any) -> DataLoader:
+        """A DataLoader over ``data`` with this module's worker, collate and pinning settings;
+        ``kwargs`` (batch size, sampler...) go to the DataLoader."""
         if data is None:
             raise RuntimeError(f"{name} split not set up; call setup() first")
         return DataLoader(
@@ -200,7 +202,7 @@ class MultiTaskDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         size = 0 if self.train_set is None else len(self.train_set)
-        return self._loader(
+        return self.loader(
             self.train_set,
             "train",
             batch_size=self.batch_size,
@@ -209,7 +211,7 @@ class MultiTaskDataModule(pl.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, "val", batch_size=self.eval_batch_size)
+        return self.loader(self.val_set, "val", batch_size=self.eval_batch_size)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, "test", batch_size=self.eval_batch_size)
+        return self.loader(self.test_set, "test", batch_size=self.eval_batch_size)

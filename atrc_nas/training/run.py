@@ -19,7 +19,7 @@ from atrc_nas.fileio import atomic_write_json
 from atrc_nas.models.cost import count_params_and_flops
 from atrc_nas.models.genotype import resolve_genotype
 from atrc_nas.models.registry import build_network
-from atrc_nas.training.config import TrainConfig
+from atrc_nas.training.config import DataConfig, TrainConfig
 from atrc_nas.training.module import MultiTaskModule
 
 log = logging.getLogger(__name__)
@@ -31,12 +31,11 @@ class RunResult:
     metrics: dict[str, Any]
 
 
-def build_datamodule(cfg: TrainConfig) -> MultiTaskDataModule:
-    data = cfg.data
+def build_datamodule(data: DataConfig, seed: int) -> MultiTaskDataModule:
     return MultiTaskDataModule(
         dataset=data.dataset, root=data.root, tasks=data.tasks, batch_size=data.batch_size,
         eval_batch_size=data.eval_batch_size, num_workers=data.num_workers,
-        val_fraction=data.val_fraction, seed=cfg.seed, crop_size=data.crop_size,
+        val_fraction=data.val_fraction, seed=seed, crop_size=data.crop_size,
         dataset_options=data.options,
     )
 
@@ -91,7 +90,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> RunResult:
         )
     pl.seed_everything(cfg.seed, workers=True)
     started = time.time()
-    datamodule = build_datamodule(cfg)
+    datamodule = build_datamodule(cfg.data, cfg.seed)
     datamodule.setup("fit")
     module = build_module(cfg, datamodule, run_dir)
     atomic_write_json(run_dir / "config.json", to_dict(cfg))

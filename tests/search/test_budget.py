@@ -1,0 +1,111 @@
+import itertools
+
+import pytest
+import torch
+
+from atrc_nas.data.spec import get_dataset_spec
+from atrc_nas.models.atrc import ATRCNetwork
+from atrc_nas.models.backbones import create_backbone
+from atrc_nas.models.context import OpChoice
+from atrc_nas.models.cost import count_flops
+from atrc_nas.models.genotype import Genotype, resolve_genotype
+from atrc_nas.models.heads import HeadDims
+from atrc_nas.models.space import SearchSpace
+from atrc_nas.search.arch import Architecture
+from atrc_nas.search.budget import Budget, HeadCostModel
+from atrc_nas.search.config import BudgetConfig
+from atrc_nas.search.report import format_report, search_report
+from atrc_nas.search.space_io import load_space
+
+SIZE = (32, 40)
+
+
+@pytest.fixture(scope="module")
+def nyud_wide():
+    spec = get_dataset_spec("nyud")
+    arch = Architecture(load_space("atrc_wide").build(spec.tasks))
+    backbone = create_backbone("hrnet_tiny")
+    model = HeadCostModel.build(arch, spec, HeadDims(sum(backbone.out_channels)), SIZE)
+    return spec, backbone, model
+
+
+@pytest.mark.parametrize("genotype", [
+    resolve_genotype("published:nyud_hrnet18s"),
+    Genotype.uniform(("semseg", "depth", "normals", "edge"), OpChoice("none")),
+    Genotype.uniform(("semseg", "depth", "normals", "edge"), OpChoice("local", kernel_size=13)),
+    Genotype.uniform(("semseg", "depth", "normals", "edge"), OpChoice("s_label"),
+                     diagonal=OpChoice("global")),
+], ids=["published", "none", "local13", "slabel"])
+def test_genotype_cost_equals_the_flop_count_of_the_final_head(nyud_wide, genotype):
+    spec, backbone, model = nyud_wide
+    torch.manual_seed(0)
+    image = torch.zeros(1, 3, *SIZE)
+    head = count_flops(ATRCNetwork(backbone, spec, genotype), image) - count_flops(backbone, image)
+    assert model.genotype_cost(genotype) == head
+
+
+@pytest.fixture(scope="module")
+def two_tasks():
+    spec = get_dataset_spec("nyud").with_tasks(("semseg", "depth"))
+    arch = Architecture(SearchSpace.reference(spec.tasks))
+    return arch, HeadCostModel.build(arch, spec, HeadDims(60), SIZE)
+
+
+def test_expected_cost_and_max_against_enumeration(two_tasks):
+    arch, model = two_tasks
+    logits = torch.randn(arch.logits.shape, generator=torch.Generator().manual_seed(1),
+                         dtype=torch.float64)
+    probs = torch.softmax(logits.masked_fill(~arch.available, float("-inf")), 1)
+    expected, worst = 0.0, 0.0
+    for choice in itertools.product(*(range(len(c)) for c in arch.candidates)):
+        cost = model.indices_cost(choice)
+        worst = max(worst, cost)
+        expected += cost * float(torch.prod(probs[torch.arange(len(choice)), list(choice)]))
+    assert float(model.expected(probs)) == pytest.approx(expected, rel=1e-9)
+    assert model.max_cost() == pytest.approx(worst, rel=1e-12)
+
+
+def test_expected_cost_is_differentiable(two_tasks):
+    arch, model = two_tasks
+    model.expected(arch.cost_probabilities()).backward()
+    assert arch.logits.grad is not None and arch.logits.grad.abs().sum() > 0
+
+
+def test_budget_resolution_penalty_and_verdict(two_tasks):
+    _, model = two_tasks
+    scale = model.max_cost()
+    half = Budget.resolve(BudgetConfig(fraction=0.5, weight=2.0), model)
+    assert half.flops == pytest.approx(0.5 * scale) and half.scale == scale
+    assert float(half.penalty(torch.tensor(0.4 * scale, dtype=torch.float64))) == 0.0
+    assert float(half.penalty(torch.tensor(0.75 * scale, dtype=torch.float64))) == \
+        pytest.approx(2.0 * 0.25)
+    assert half.meets(0.5 * scale) and not half.meets(0.51 * scale)
+    absolute = Budget.resolve(BudgetConfig(gflops=1e-3), model)
+    assert absolute.flops == 1e6 and not absolute.active
+    free = Budget.resolve(BudgetConfig(weight=1.0), model)
+    assert free.meets(scale) is None
+    assert float(free.penalty(torch.tensor(scale, dtype=torch.float64))) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"gflops": 1.0, "fraction": 0.5}, "not both"),
+    ({"fraction": 1.5}, r"fraction must be in \[0, 1\]"),
+    ({"weight": -1.0}, "weight must be >= 0"),
+])
+def test_budget_config_rejects_bad_values(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        BudgetConfig(**kwargs)
+
+
+def test_report_says_the_cost_and_whether_the_budget_is_met(two_tasks):
+    arch, model = two_tasks
+    genotype = arch.genotype(step=5)  # all none: the cheapest head
+    cost = model.genotype_cost(genotype)
+    for fraction, verdict in ((1.0, True), (0.5 * cost / model.max_cost(), False)):
+        budget = Budget.resolve(BudgetConfig(fraction=fraction, weight=1.0), model)
+        report = search_report(genotype, model, budget, SIZE, backbone_gflops=0.5)
+        assert report["meets_budget"] is verdict
+        assert report["head_gflops"] == pytest.approx(cost / 1e9)
+        assert report["network_gflops"] == pytest.approx(0.5 + cost / 1e9)
+        text = format_report(report)
+        assert ("meets it" if verdict else "EXCEEDS it") in text and "step 5" in text
