@@ -21,6 +21,7 @@ run: install
 test: install
 	$(PY) -m pytest -q
 	$(VENV)/bin/ruff check .
+	PYTHON=$(PY) bash .ci/check_cuda_compile.sh
 
 lint: install
 	$(VENV)/bin/ruff check .
