@@ -13,7 +13,6 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import cv2
 import lightning.pytorch as pl
 import numpy as np
 import torch
@@ -86,10 +85,6 @@ def split_indices(size: int, val_fraction: float, seed: int) -> tuple[list[int],
         )
     order = np.random.default_rng(seed).permutation(size)
     return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
-
-
-def _init_worker(worker_id: int) -> None:
-    cv2.setNumThreads(1)  # one OpenCV thread per loader worker: no oversubscription
 
 
 class MultiTaskDataModule(pl.LightningDataModule):
@@ -194,7 +189,6 @@ class MultiTaskDataModule(pl.LightningDataModule):
             data,
             num_workers=self.num_workers,
             collate_fn=collate,
-            worker_init_fn=_init_worker,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
             **kwargs,

@@ -37,6 +37,7 @@ from atrc_nas.data.io import (
     require_file,
 )
 from atrc_nas.data.spec import DATASETS
+from atrc_nas.metrics.thinning import thin
 
 CONTEXT_CLASSES = 459  # LabelMap values are 0 (unlabelled) .. 459
 PERSON_CLASS_IND = 15  # PASCAL VOC index of "person" in Pascal-Part's class_ind
@@ -70,47 +71,6 @@ NORMALS_VALID_CLASSES = np.array(
 )  # fmt: skip
 
 _SEMSEG_CLASSES = DATASETS["pascal"].num_classes["semseg"]
-
-# Neighbours x1..x8 of a pixel as (row, col) offsets: east first, then counter-clockwise.
-_NEIGHBOURS = ((0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 1))
-
-
-def _deletable(code: int, first: bool) -> bool:
-    """Guo & Hall (1989) deletion conditions for neighbour bits x1..x8 packed in ``code``."""
-    x = [bool(code >> k & 1) for k in range(8)]
-    x = [None, *x, x[0]]  # 1-based, x[9] = x[1]
-    crossings = sum(not x[2 * i - 1] and (x[2 * i] or x[2 * i + 1]) for i in range(1, 5))
-    n1 = sum(x[2 * k - 1] or x[2 * k] for k in range(1, 5))
-    n2 = sum(x[2 * k] or x[2 * k + 1] for k in range(1, 5))
-    if first:
-        side = not ((x[2] or x[3] or not x[8]) and x[1])
-    else:
-        side = not ((x[6] or x[7] or not x[4]) and x[5])
-    return crossings == 1 and 2 <= min(n1, n2) <= 3 and side
-
-
-_DELETE = [np.array([_deletable(c, first) for c in range(256)]) for first in (True, False)]
-
-
-def thin(mask: np.ndarray) -> np.ndarray:
-    """Thin a binary mask to one-pixel-wide curves (Guo-Hall parallel thinning, repeated
-    two-subiteration passes until nothing changes)."""
-    out = np.pad(np.asarray(mask, dtype=bool), 1)
-    h, w = out.shape[0] - 2, out.shape[1] - 2
-    changed = True
-    while changed:
-        changed = False
-        for table in _DELETE:
-            code = np.zeros((h, w), dtype=np.uint8)
-            for bit, (dr, dc) in enumerate(_NEIGHBOURS):
-                code |= out[1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w].astype(np.uint8) << bit
-            inner = out[1:-1, 1:-1]
-            delete = inner & table[code]
-            if delete.any():
-                inner[delete] = False
-                changed = True
-    return out[1:-1, 1:-1]
-
 
 def edges_from_label_map(label_map: np.ndarray) -> np.ndarray:
     """float32 {0, 1} boundaries: thin(|Laplacian(label_map)| > 0)."""

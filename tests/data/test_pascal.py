@@ -1,6 +1,5 @@
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from fixtures import (
@@ -20,7 +19,6 @@ from atrc_nas.data.pascal import (
     PART_GROUPS,
     PascalContextDataset,
     edges_from_label_map,
-    thin,
 )
 
 
@@ -90,25 +88,6 @@ def test_normals_only_on_context_classes_known_to_nyud(tmp_path: Path):
 def _no_2x2_block(mask: np.ndarray) -> bool:
     m = mask.astype(bool)
     return not (m[:-1, :-1] & m[1:, :-1] & m[:-1, 1:] & m[1:, 1:]).any()
-
-
-def test_thin_makes_one_pixel_wide_lines_and_keeps_topology():
-    mask = np.zeros((20, 30), bool)
-    mask[5:10, 3:27] = True  # thick bar
-    mask[12:19, 2:9] = True  # square
-    mask[14:17, 4:7] = False  # with a hole
-    thinned = thin(mask)
-    assert (thinned <= mask).all() and _no_2x2_block(thinned)
-    n_before, _ = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    n_after, _ = cv2.connectedComponents(thinned.astype(np.uint8), connectivity=8)
-    assert n_before == n_after
-    holes_before, _ = cv2.connectedComponents((~mask).astype(np.uint8), connectivity=4)
-    holes_after, _ = cv2.connectedComponents((~thinned).astype(np.uint8), connectivity=4)
-    assert holes_before == holes_after  # the ring is not broken
-    assert thinned[5:10, 10].sum() == 1  # the bar became a line
-    line = np.zeros((5, 9), bool)
-    line[2, 1:8] = True
-    np.testing.assert_array_equal(thin(line), line)
 
 
 def test_edges_from_label_map():
