@@ -57,3 +57,25 @@ def test_same_seed_same_numbers(tmp_path):
     first = train(tiny_config(tmp_path, "a")).metrics["test"]
     second = train(tiny_config(tmp_path, "b")).metrics["test"]
     assert first == second
+
+
+def test_cli_reports_config_errors_with_file_and_key(tmp_path, capsys):
+    from atrc_nas.train import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  netwrk: atrc\n")
+    assert main([str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml: model.netwrk: unknown key" in err and "network" in err
+
+
+def test_cli_trains_and_prints_the_run(tmp_path, capsys):
+    from atrc_nas.train import main
+
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(json.dumps({**TINY, "name": "cli", "output_dir": str(tmp_path)}))
+    overrides = ["model.network=multi_task", "model.genotype=null", "optim.max_steps=2"]
+    assert main([str(cfg), *overrides]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["run_dir"] == str(tmp_path / "cli")
+    assert "test/semseg/miou" in printed["test"]
