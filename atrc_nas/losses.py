@@ -8,45 +8,21 @@ divided by the number of valid pixels (at least 1), so a batch without valid pix
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from atrc_nas.data.aux_targets import depth_to_bin
 from atrc_nas.data.spec import DatasetSpec
 from atrc_nas.tasks import IGNORE_INDEX, TaskSpec, get_task
-
-
-def depth_to_bin(depth: torch.Tensor, dataset_spec: DatasetSpec) -> torch.Tensor:
-    """Log-spaced depth bin of each pixel (any shape), ``IGNORE_INDEX`` where invalid.
-
-    ``bin = floor(n * ln(d / d_min) / ln(d_max / d_min))`` clamped to ``[0, n - 1]``.
-    """
-    n = dataset_spec.depth_bins
-    d_min, d_max = dataset_spec.depth_range
-    valid = get_task("depth").valid_mask(depth)
-    safe = torch.where(valid, depth, torch.full_like(depth, d_min))
-    bins = torch.floor(n * torch.log(safe / d_min) / math.log(d_max / d_min))
-    bins = bins.clamp(0, n - 1).long()
-    return torch.where(valid, bins, torch.full_like(bins, IGNORE_INDEX))
 
 
 def _masked_mean(per_pixel: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Sum of ``per_pixel`` over ``valid`` divided by max(#valid, 1)."""
     total = torch.where(valid, per_pixel, torch.zeros_like(per_pixel)).sum()
     return total / valid.sum().clamp_min(1)
-
-
-def _require_layout(loss: str, label: torch.Tensor, channels: int | None) -> None:
-    """Raise unless ``label`` is ``[B, H, W]`` (channels None) or ``[B, channels, H, W]``."""
-    if channels is None and label.dim() == 3:
-        return
-    if channels is not None and label.dim() == 4 and label.shape[1] == channels:
-        return
-    layout = "[B, H, W]" if channels is None else f"[B, {channels}, H, W]"
-    raise ValueError(f"{loss}: label must be {layout}, got {tuple(label.shape)}")
 
 
 class _TaskLoss(nn.Module):
@@ -56,14 +32,26 @@ class _TaskLoss(nn.Module):
         super().__init__()
         self.task: TaskSpec = get_task(task)
 
+    @property
+    def description(self) -> str:
+        return f"{type(self).__name__} ({self.task.name})"
+
     def check(self, pred: torch.Tensor, label: torch.Tensor) -> None:
         if pred.dim() != 4 or pred.shape[0] != label.shape[0] \
                 or pred.shape[-2:] != label.shape[-2:]:
             raise ValueError(
-                f"{type(self).__name__} ({self.task.name}): prediction must be [B, K, H, W] at "
-                f"label resolution; got prediction {tuple(pred.shape)} for label "
-                f"{tuple(label.shape)}"
+                f"{self.description}: prediction must be [B, K, H, W] at label resolution; got "
+                f"prediction {tuple(pred.shape)} for label {tuple(label.shape)}"
             )
+
+    def require_layout(self, label: torch.Tensor, channels: int | None) -> None:
+        """Raise unless ``label`` is ``[B, H, W]`` (channels None) or ``[B, channels, H, W]``."""
+        if channels is None and label.dim() == 3:
+            return
+        if channels is not None and label.dim() == 4 and label.shape[1] == channels:
+            return
+        layout = "[B, H, W]" if channels is None else f"[B, {channels}, H, W]"
+        raise ValueError(f"{self.description}: label must be {layout}, got {tuple(label.shape)}")
 
 
 class CrossEntropy(_TaskLoss):
@@ -80,7 +68,7 @@ class CrossEntropy(_TaskLoss):
         self.register_buffer("class_weights", weights, persistent=False)
 
     def targets(self, label: torch.Tensor) -> torch.Tensor:
-        _require_layout(type(self).__name__, label, None)
+        self.require_layout(label, None)
         return label.long()
 
     def weights(self, target: torch.Tensor) -> torch.Tensor | None:
@@ -112,7 +100,7 @@ class EdgeCrossEntropy(CrossEntropy):
         super().__init__(task, class_weights=(1.0 - spec.edge_pos_weight, spec.edge_pos_weight))
 
     def targets(self, label: torch.Tensor) -> torch.Tensor:
-        _require_layout(type(self).__name__, label, 1)
+        self.require_layout(label, 1)
         edge = (label[:, 0] > 0.5).long()
         valid = self.task.valid_mask(label)[:, 0]
         return torch.where(valid, edge, torch.full_like(edge, IGNORE_INDEX))
@@ -133,7 +121,7 @@ class NormalsClusterCrossEntropy(CrossEntropy):
                 "the normals_cluster_ce loss needs the normals centroids: pass "
                 "normals_centroids [K, 3] to build_loss"
             )
-        _require_layout(type(self).__name__, label, 3)
+        self.require_layout(label, 3)
         centroids = self.centroids.to(label.dtype)
         # argmin_k |g - c_k|^2 = argmin_k (|c_k|^2 - 2 g.c_k)
         distance = (centroids * centroids).sum(1)[None, :, None, None] \
@@ -151,7 +139,7 @@ class DepthBinCrossEntropy(CrossEntropy):
         self.spec = spec
 
     def targets(self, label: torch.Tensor) -> torch.Tensor:
-        _require_layout(type(self).__name__, label, 1)
+        self.require_layout(label, 1)
         return depth_to_bin(label[:, 0], self.spec)
 
 
@@ -164,7 +152,7 @@ class EdgeBCE(_TaskLoss):
         self.pos_weight = spec.edge_pos_weight
 
     def forward(self, pred: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        _require_layout(type(self).__name__, label, 1)
+        self.require_layout(label, 1)
         self.check(pred, label)
         valid = self.task.valid_mask(label)
         y = torch.where(valid, label, torch.zeros_like(label))
@@ -183,11 +171,11 @@ class MaskedL1(_TaskLoss):
         self.normalize = normalize
 
     def forward(self, pred: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        _require_layout(type(self).__name__, label, self.task.label_channels)
+        self.require_layout(label, self.task.label_channels)
         self.check(pred, label)
         if pred.shape != label.shape:
-            raise ValueError(f"{type(self).__name__} ({self.task.name}): prediction "
-                             f"{tuple(pred.shape)} and label {tuple(label.shape)} differ")
+            raise ValueError(f"{self.description}: prediction {tuple(pred.shape)} and label "
+                             f"{tuple(label.shape)} differ")
         pred = pred.float()
         if self.normalize:
             pred = F.normalize(pred, p=2, dim=1)
@@ -229,7 +217,5 @@ def build_loss(
         factory = LOSSES[name]
     except KeyError:
         raise KeyError(f"unknown loss {name!r}; known losses: {', '.join(LOSSES)}") from None
-    if task not in dataset_spec.tasks:
-        raise KeyError(f"task {task!r} is not part of dataset {dataset_spec.name!r} "
-                       f"(tasks: {list(dataset_spec.tasks)})")
+    dataset_spec.require_task(task)
     return factory(dataset_spec, task, normals_centroids)

@@ -31,11 +31,7 @@ Direction = Literal["higher", "lower"]
 OutputKind = Literal["argmax", "clamp", "l2norm", "sigmoid", "softmax"]
 
 
-def _valid_class(label: torch.Tensor) -> torch.Tensor:
-    return label != IGNORE_INDEX
-
-
-def _valid_binary_map(label: torch.Tensor) -> torch.Tensor:
+def _not_ignored(label: torch.Tensor) -> torch.Tensor:
     return label != IGNORE_INDEX
 
 
@@ -119,18 +115,18 @@ TASKS: dict[str, TaskSpec] = {
         TaskSpec(
             name="semseg", label_channels=0, final_channels="classes", aux_channels="classes",
             loss_weight=1.0, loss="cross_entropy", aux_loss="cross_entropy",
-            metric="miou", direction="higher", output="argmax", valid_mask=_valid_class,
+            metric="miou", direction="higher", output="argmax", valid_mask=_not_ignored,
         ),
         TaskSpec(
             name="human_parts", label_channels=0, final_channels="classes",
             aux_channels="classes", loss_weight=2.0, loss="cross_entropy",
             aux_loss="cross_entropy", metric="parts_miou", direction="higher",
-            output="argmax", valid_mask=_valid_class,
+            output="argmax", valid_mask=_not_ignored,
         ),
         TaskSpec(
             name="sal", label_channels=0, final_channels=2, aux_channels=2, loss_weight=5.0,
             loss="balanced_cross_entropy", aux_loss="balanced_cross_entropy",
-            metric="maxf", direction="higher", output="softmax", valid_mask=_valid_class,
+            metric="maxf", direction="higher", output="softmax", valid_mask=_not_ignored,
         ),
         TaskSpec(
             name="normals", label_channels=3, final_channels=3,
@@ -146,7 +142,7 @@ TASKS: dict[str, TaskSpec] = {
         TaskSpec(
             name="edge", label_channels=1, final_channels=1, aux_channels=2,
             loss_weight=50.0, loss="edge_bce", aux_loss="edge_ce", metric="odsf",
-            direction="higher", output="sigmoid", valid_mask=_valid_binary_map,
+            direction="higher", output="sigmoid", valid_mask=_not_ignored,
         ),
     )
 }

@@ -34,8 +34,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from atrc_nas.ops.backend import ENV_BACKEND
+from atrc_nas.ops.library import forward_flops
+
 KERNEL_SIZE = 9
-ENV_BACKEND = "ATRC_NAS_LOCAL_ATTN_BACKEND"
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,10 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 
 def flops(shape: Shape, backward: bool) -> int:
-    """q.k and attn.v over the window: 2*B*(d+C)*k^2*H*W forward, three times that with backward."""
-    forward = 2 * shape.batch * 2 * shape.channels * KERNEL_SIZE**2 * shape.height * shape.width
+    """The op's registered FLOP formula (q.k and attn.v over the window); three times the
+    forward with backward."""
+    dims = (shape.batch, shape.channels, shape.height, shape.width)
+    forward = forward_flops(dims, dims, KERNEL_SIZE)
     return 3 * forward if backward else forward
 
 

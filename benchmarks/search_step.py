@@ -109,7 +109,7 @@ def _supernet_step(backbone: str, device: torch.device, fixed_fraction: float):
         torch.nn.utils.clip_grad_norm_(params, optim.grad_clip)
         weight_opt.step()
         arch_opt.step()
-        arch.fix_confident(0.3)
+        arch.fix_confident(module.schedule.fix_gap)
         return {"blocks_run": int(stats["search/ops_run"])}
 
     return step

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from atrc_nas.data.spec import get_dataset_spec
-from atrc_nas.losses import LOSSES, build_loss, depth_to_bin
+from atrc_nas.losses import LOSSES, build_loss
 from atrc_nas.tasks import TASKS
 
 IGNORE = 255
@@ -147,13 +147,6 @@ def test_depth_l1(generator):
     assert build_loss("depth_l1", NYUD, "depth")(pred, label).item() == pytest.approx(expected)
 
 
-def test_depth_to_bin_hand_values():
-    depth = torch.tensor([0.7, 0.5, 2.0, 9.99, 10.0, 40.0, 0.0, 255.0])
-    expected_mid = math.floor(40 * math.log(2.0 / 0.7) / math.log(10 / 0.7))
-    assert expected_mid == 15
-    assert depth_to_bin(depth, NYUD).tolist() == [0, 0, 15, 39, 39, 39, IGNORE, IGNORE]
-
-
 def test_depth_bin_ce(generator):
     pred = torch.randn(2, 40, 3, 4, generator=generator)
     label = torch.rand(2, 1, 3, 4, generator=generator) * 12 + 0.2
@@ -201,7 +194,7 @@ def test_errors():
     ce = build_loss("cross_entropy", NYUD, "semseg")
     with pytest.raises(ValueError, match="label resolution"):
         ce(torch.randn(1, 8, 4, 4), torch.zeros(1, 8, 8, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"label must be \[B, 1, H, W\]"):
+    with pytest.raises(ValueError, match=r"MaskedL1 \(depth\): label must be \[B, 1, H, W\]"):
         build_loss("depth_l1", NYUD, "depth")(torch.randn(1, 1, 4, 4), torch.rand(1, 4, 4))
     without = build_loss("normals_cluster_ce", NYUD, "normals")
     with pytest.raises(RuntimeError, match="normals_centroids"):

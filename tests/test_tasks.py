@@ -26,6 +26,10 @@ def test_lookup_errors_list_valid_names():
         get_dataset_spec("cityscapes")
     with pytest.raises(KeyError, match="has no task"):
         get_dataset_spec("nyud").with_tasks(["sal"])
+    with pytest.raises(KeyError, match="'sal' is not part of dataset 'nyud'"):
+        get_dataset_spec("nyud").channels("sal")
+    with pytest.raises(ValueError, match="'final' or 'aux', got 'initial'"):
+        get_dataset_spec("nyud").channels("semseg", "initial")
     with pytest.raises(ValueError, match="num_classes lacks task 'semseg'"):
         DatasetSpec(name="x", tasks=("semseg",), num_classes={}, crop_size=(8, 8),
                     edge_pos_weight=0.5, boundary_tolerance=0.01)

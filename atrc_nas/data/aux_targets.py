@@ -1,4 +1,4 @@
-"""Constants of the auxiliary targets: depth bins and normals clusters.
+"""The auxiliary targets' classes: log-spaced depth bins and normals clusters.
 
 Normals clusters are spherical k-means centroids of valid training normals, computed
 deterministically and cached on disk keyed by dataset, sample ids, k and settings.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,7 +19,7 @@ import torch
 
 from atrc_nas.data.spec import DatasetSpec
 from atrc_nas.fileio import atomic_write_bytes
-from atrc_nas.tasks import IGNORE_INDEX
+from atrc_nas.tasks import IGNORE_INDEX, get_task
 
 
 class RawDataset(Protocol):
@@ -28,11 +29,19 @@ class RawDataset(Protocol):
     def load_raw(self, index: int) -> dict[str, Any]: ...
 
 
-def depth_bin_edges(spec: DatasetSpec) -> torch.Tensor:
-    """``spec.depth_bins + 1`` log-spaced edges over ``spec.depth_range`` (metres), so that
-    bin(d) = floor(K ln(d / lo) / ln(hi / lo)) is the bin between edges[bin] and edges[bin+1]."""
-    lo, hi = spec.depth_range
-    return torch.from_numpy(np.geomspace(lo, hi, spec.depth_bins + 1)).float()
+def depth_to_bin(depth: torch.Tensor, spec: DatasetSpec) -> torch.Tensor:
+    """Log-spaced depth bin of each pixel (any shape), ``IGNORE_INDEX`` where invalid.
+
+    ``bin = floor(n * ln(d / d_min) / ln(d_max / d_min))`` clamped to ``[0, n - 1]``, with
+    n = ``spec.depth_bins`` and (d_min, d_max) = ``spec.depth_range``.
+    """
+    n = spec.depth_bins
+    d_min, d_max = spec.depth_range
+    valid = get_task("depth").valid_mask(depth)
+    safe = torch.where(valid, depth, torch.full_like(depth, d_min))
+    bins = torch.floor(n * torch.log(safe / d_min) / math.log(d_max / d_min))
+    bins = bins.clamp(0, n - 1).long()
+    return torch.where(valid, bins, torch.full_like(bins, IGNORE_INDEX))
 
 
 def valid_unit_normals(normals: np.ndarray) -> np.ndarray:

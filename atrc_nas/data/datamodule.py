@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -155,11 +156,14 @@ class MultiTaskDataModule(pl.LightningDataModule):
             )
             self.val_set = TransformedSubset(full, val_idx, self._eval_transform(), self.seed)
             if any(t.aux_channels == "normals_clusters" for t in self.spec.task_specs()):
+                # two copies of a dataset (e.g. both NYUD layouts) share ids, not normals
+                source = None if self.root is None else str(Path(self.root).resolve())
                 self.normals_centroids = normals_clusters(
                     full,
                     self.cache_dir,
                     indices=train_idx,
-                    fingerprint=json.dumps(self.dataset_options, sort_keys=True, default=str),
+                    fingerprint=json.dumps([source, self.dataset_options], sort_keys=True,
+                                           default=str),
                 )
         if stage in (None, "test") and self.test_set is None:
             held_out = self._build(self.entry.held_out_split)

@@ -72,6 +72,7 @@ NORMALS_VALID_CLASSES = np.array(
 
 _SEMSEG_CLASSES = DATASETS["pascal"].num_classes["semseg"]
 
+
 def edges_from_label_map(label_map: np.ndarray) -> np.ndarray:
     """float32 {0, 1} boundaries: thin(|Laplacian(label_map)| > 0)."""
     laplacian = cv2.Laplacian(label_map.astype(np.float64), cv2.CV_64F)

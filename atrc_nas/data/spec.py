@@ -40,14 +40,21 @@ class DatasetSpec:
     def task_specs(self) -> list[TaskSpec]:
         return [get_task(t) for t in self.tasks]
 
-    def channels(self, task: str, which: str = "final") -> int:
-        """Output channels of a task's final (``which="final"``) or aux prediction."""
+    def require_task(self, task: str) -> TaskSpec:
+        """The registry entry of ``task``, which must be one of this dataset's tasks."""
         spec = get_task(task)
         if task not in self.tasks:
             raise KeyError(
-                f"task {task!r} is not part of dataset {self.name!r} (tasks: {self.tasks})"
+                f"task {task!r} is not part of dataset {self.name!r} (tasks: {list(self.tasks)})"
             )
-        value = {"final": spec.final_channels, "aux": spec.aux_channels}[which]
+        return spec
+
+    def channels(self, task: str, which: str = "final") -> int:
+        """Output channels of a task's final (``which="final"``) or aux prediction."""
+        spec = self.require_task(task)
+        if which not in ("final", "aux"):
+            raise ValueError(f"which must be 'final' or 'aux', got {which!r}")
+        value = spec.final_channels if which == "final" else spec.aux_channels
         if isinstance(value, int):
             return value
         if value == "classes":

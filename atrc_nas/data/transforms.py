@@ -271,15 +271,16 @@ class PadToSize:
         return out
 
 
-def _label_tensor(name: str, task: TaskSpec, label: np.ndarray) -> torch.Tensor:
+def _label_tensor(name: str, task: TaskSpec, label: np.ndarray, sample_id: str) -> torch.Tensor:
+    where = f"sample {sample_id!r}, label {name!r}"
     if task.is_classification:
         if label.ndim != 2:
-            raise ValueError(f"label {name!r}: expected a [H, W] class map, got {label.shape}")
+            raise ValueError(f"{where}: expected a [H, W] class map, got {label.shape}")
         return torch.from_numpy(label.astype(np.int64))
     array = label[..., None] if label.ndim == 2 else label
     if array.ndim != 3 or array.shape[-1] != task.label_channels:
         raise ValueError(
-            f"label {name!r}: expected [H, W] or [H, W, {task.label_channels}], got {label.shape}"
+            f"{where}: expected [H, W] or [H, W, {task.label_channels}], got {label.shape}"
         )
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32))
 
@@ -294,9 +295,9 @@ class ToTensor:
         out: Sample = {
             "image": torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float()
         }
-        for name, task in label_items(sample):
-            out[name] = _label_tensor(name, task, sample[name])
         meta = dict(sample.get("meta", {}))
+        for name, task in label_items(sample):
+            out[name] = _label_tensor(name, task, sample[name], meta.get("id", "?"))
         meta.setdefault("pad", (0, 0, *img.shape[:2]))
         out["meta"] = meta
         return out

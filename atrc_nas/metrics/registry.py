@@ -13,7 +13,6 @@ from atrc_nas.metrics.depth import DepthRMSE
 from atrc_nas.metrics.normals import NormalsMeanAngle
 from atrc_nas.metrics.saliency import MaxFMeasure
 from atrc_nas.metrics.segmentation import MeanIoU, PartsMeanIoU
-from atrc_nas.tasks import get_task
 
 MetricFactory = Callable[..., Metric]  # (dataset_spec, task, **options) -> Metric
 
@@ -55,10 +54,7 @@ METRICS: dict[str, MetricFactory] = {
 def build_metric(dataset_spec: DatasetSpec, task: str, **options: Any) -> Metric:
     """The primary metric of ``task`` on ``dataset_spec``; ``options`` go to its class
     (e.g. ``num_thresholds`` for the boundary metric)."""
-    name = get_task(task).metric
-    if task not in dataset_spec.tasks:
-        raise KeyError(f"task {task!r} is not part of dataset {dataset_spec.name!r} "
-                       f"(tasks: {list(dataset_spec.tasks)})")
+    name = dataset_spec.require_task(task).metric
     try:
         factory = METRICS[name]
     except KeyError:

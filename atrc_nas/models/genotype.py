@@ -99,6 +99,10 @@ class Genotype:
         if step is not None and (isinstance(step, bool) or not isinstance(step, int)
                                  or step < 0):
             raise GenotypeError(f"{where}: 'step' must be an int >= 0, got {step!r}")
+        reserved = sorted(set(extra or {}) & set(_RESERVED_KEYS))
+        if reserved:
+            raise GenotypeError(f"{where}: extra keys {reserved} are reserved for the "
+                                f"genotype itself ({', '.join(_RESERVED_KEYS)})")
         object.__setattr__(self, "tasks", tasks)
         object.__setattr__(self, "ops", MappingProxyType(ordered))
         object.__setattr__(self, "step", step)

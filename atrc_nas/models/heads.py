@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -42,7 +43,8 @@ class MultiTaskNetwork(nn.Module):
 
     ``forward(image)`` returns ``{"final": {task: logits}, "aux": {task: aux logits}}``,
     every map bilinearly resized to the input size; ``aux`` is empty for heads without aux
-    predictions. Subclasses implement :meth:`forward_head` on the head input.
+    predictions. Subclasses implement :meth:`forward_head` on the head input; extra
+    arguments of ``forward`` (e.g. the search's architecture weights) go to it unchanged.
     """
 
     def __init__(self, backbone: nn.Module, tasks: Sequence[str]) -> None:
@@ -51,12 +53,12 @@ class MultiTaskNetwork(nn.Module):
         self.tasks = tuple(tasks)
         self.dims = HeadDims(sum(backbone.out_channels))
 
-    def forward_head(self, x: torch.Tensor) -> tuple[TaskOutputs, TaskOutputs]:
+    def forward_head(self, x: torch.Tensor, *args: Any) -> tuple[TaskOutputs, TaskOutputs]:
         """(final, aux) predictions at the resolution of the head input ``x``."""
         raise NotImplementedError
 
-    def forward(self, image: torch.Tensor) -> NetworkOutputs:
-        final, aux = self.forward_head(upsample_concat(self.backbone(image)))
+    def forward(self, image: torch.Tensor, *head_args: Any) -> NetworkOutputs:
+        final, aux = self.forward_head(upsample_concat(self.backbone(image)), *head_args)
         size = image.shape[-2:]
         return {"final": resize_outputs(final, size), "aux": resize_outputs(aux, size)}
 

@@ -41,8 +41,12 @@ class SearchSpace:
         if not candidates or len(set(candidates)) != len(candidates):
             raise SearchSpaceError(f"search space needs distinct candidate ops, got "
                                    f"{[str(c) for c in candidates]}")
-        if not any(op.op.on_diagonal for op in candidates):
-            raise SearchSpaceError("no candidate op is offered on the diagonal")
+        open_diagonal = [t for t in tasks if (t, t) not in fixed]
+        if open_diagonal and not any(op.op.on_diagonal for op in candidates):
+            raise SearchSpaceError(
+                f"no candidate op is offered on the diagonal (target == source), which pairs "
+                f"{[(t, t) for t in open_diagonal]} search; candidates: "
+                f"{', '.join(map(str, candidates))}")
         for pair, op in fixed.items():
             if pair not in task_pairs(tasks):
                 raise SearchSpaceError(f"fixed pair {pair} is not a pair of tasks {list(tasks)}")

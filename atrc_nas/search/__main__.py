@@ -10,12 +10,13 @@ from atrc_nas.search.config import SearchConfig
 
 
 def _search(cfg: SearchConfig, resume: bool) -> str:
+    from atrc_nas.search.callbacks import GENOTYPE_FILE
     from atrc_nas.search.report import format_report
     from atrc_nas.search.run import run_search
 
     result = run_search(cfg, resume=resume)
     paths = {"run_dir": str(result.run_dir),
-             "genotype": str(result.run_dir / "atrc_genotype.json")}
+             "genotype": str(result.run_dir / GENOTYPE_FILE)}
     return f"{format_report(result.report)}\n{json.dumps(paths, indent=2)}"
 
 

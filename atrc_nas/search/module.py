@@ -21,7 +21,7 @@ from atrc_nas.search.budget import Budget, HeadCostModel
 from atrc_nas.search.config import SearchOptimConfig
 from atrc_nas.search.schedules import Schedule
 from atrc_nas.search.supernet import SearchNetwork
-from atrc_nas.training.module import poly_lambda
+from atrc_nas.training.module import sgd_with_poly
 from atrc_nas.training.objective import MultiTaskObjective
 
 CHECKPOINT_KEY = "search"
@@ -39,8 +39,11 @@ class SearchModule(pl.LightningModule):
         super().__init__()
         if budget is not None and budget.active and cost_model is None:
             raise ValueError("a budget with a weight needs a cost model")
-        if network.pairs != arch.pairs:
-            raise ValueError("network and architecture were built from different spaces")
+        if network.space != arch.space:
+            raise ValueError(f"network and architecture were built from different search "
+                             f"spaces (pairs {network.pairs} vs {arch.pairs}, candidates "
+                             f"{[str(c) for c in network.space.candidates]} vs "
+                             f"{[str(c) for c in arch.space.candidates]})")
         self.automatic_optimization = False
         self.network = network
         self.arch = arch
@@ -127,13 +130,9 @@ class SearchModule(pl.LightningModule):
 
     def configure_optimizers(self):
         cfg = self.optim_config
-        lr = cfg.lr if cfg.lr is not None else self.spec.lr
-        weight_opt = torch.optim.SGD(self.network.parameters(), lr=lr, momentum=cfg.momentum,
-                                     weight_decay=cfg.weight_decay)
+        weight_opt, poly = sgd_with_poly(self.network.parameters(), cfg, self.spec.lr)
         arch_opt = torch.optim.Adam([self.arch.logits], lr=cfg.arch_lr, betas=cfg.arch_betas,
                                     weight_decay=cfg.arch_weight_decay)
-        poly = torch.optim.lr_scheduler.LambdaLR(
-            weight_opt, poly_lambda(cfg.max_steps, cfg.poly_power))
         return [weight_opt, arch_opt], [{"scheduler": poly, "interval": "step"}]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -152,8 +151,21 @@ class SearchModule(pl.LightningModule):
         if saved != self.schedule.as_dict():
             raise ValueError(f"the checkpoint's search schedule {saved} differs from this "
                              f"run's {self.schedule.as_dict()}; resume with the same config")
-        if state["candidates"] != [[str(op) for op in ops] for ops in self.arch.candidates]:
-            raise ValueError("the checkpoint was searched over a different search space")
+        ours = [[str(op) for op in ops] for ops in self.arch.candidates]
+        if state["candidates"] != ours:
+            raise ValueError(f"the checkpoint was searched over a different search space: "
+                             f"{_first_difference(state['candidates'], ours, self.arch.pairs)}")
         self.arch.set_rng_state(state["gumbel_rng"])
         self.ops_run_total = state["ops_run_total"]
         self.ops_full_total = state["ops_full_total"]
+
+
+def _first_difference(saved: list[list[str]], ours: list[list[str]],
+                      pairs: list[tuple[str, str]]) -> str:
+    """Where two candidate tables (rows in ``pairs`` order) first differ, in words."""
+    if len(saved) != len(ours):
+        return f"{len(saved)} pairs in the checkpoint, {len(ours)} in this run"
+    row = next(i for i, (a, b) in enumerate(zip(saved, ours, strict=True)) if a != b)
+    target, source = pairs[row]
+    return (f"pair (target={target!r}, source={source!r}) has candidates {saved[row]} in the "
+            f"checkpoint, {ours[row]} in this run")

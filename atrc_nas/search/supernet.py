@@ -1,9 +1,10 @@
 """The search network: every candidate op of every pair, mixed by architecture weights.
 
 Built from the same :class:`SearchSpace` declaration (and the same ``CONTEXT_OPS`` blocks)
-as the final network. As in the reference search model, every task has an aux head, the
-value projections' BN is not affine, fusion concatenates all N sources (``d * N -> C``,
-zero-initialised projection) and there is no dropout.
+as the final network. Aux heads exist for the tasks some candidate reads (every task in
+the reference space, as in the reference search model), the value projections' BN is not
+affine, fusion concatenates all N sources (``d * N -> C``, zero-initialised projection)
+and there is no dropout.
 
 Blocks whose weight is exactly zero are not evaluated. That changes neither the output
 nor any gradient: the product ``w_i * op_i(x)`` and ``d(w_i)/d(alpha)`` (a multiple of
@@ -22,13 +23,11 @@ from atrc_nas.models.context import OpChoice
 from atrc_nas.models.heads import (
     ContextFusion,
     MultiTaskNetwork,
-    NetworkOutputs,
     TaskOutputs,
     aux_heads,
     final_classifiers,
     task_features,
 )
-from atrc_nas.models.layers import resize_outputs, upsample_concat
 from atrc_nas.models.space import SearchSpace
 
 
@@ -60,8 +59,8 @@ class MixedOp(nn.Module):
 
 
 class SearchNetwork(MultiTaskNetwork):
-    """Backbone, per-task features, aux heads for every task, a :class:`MixedOp` per pair,
-    fusion over all sources, final classifiers.
+    """Backbone, per-task features, aux heads for ``space.aux_tasks()``, a :class:`MixedOp`
+    per pair, fusion over all sources, final classifiers.
 
     ``forward(image, weights)`` takes the architecture weights [P, K] in
     ``space.pairs()`` row order and ``space.candidates_for`` column order.
@@ -76,7 +75,7 @@ class SearchNetwork(MultiTaskNetwork):
         self.pairs = space.pairs()
         c_in, c, d = self.dims.in_channels, self.dims.channels, self.dims.attn_channels
         self.features = task_features(c_in, c, self.tasks)
-        self.aux = aux_heads(c_in, spec, self.tasks)
+        self.aux = aux_heads(c_in, spec, space.aux_tasks())
         self.blocks = nn.ModuleDict({
             t: nn.ModuleDict({s: MixedOp(space.candidates_for(t, s), c, d) for s in self.tasks})
             for t in self.tasks
@@ -84,11 +83,6 @@ class SearchNetwork(MultiTaskNetwork):
         self.fusion = nn.ModuleDict({t: ContextFusion(c, d, len(self.tasks), dropout=0.0)
                                      for t in self.tasks})
         self.classifiers = final_classifiers(c, spec, self.tasks)
-
-    def forward(self, image: torch.Tensor, weights: torch.Tensor) -> NetworkOutputs:
-        final, aux = self.forward_head(upsample_concat(self.backbone(image)), weights)
-        size = image.shape[-2:]
-        return {"final": resize_outputs(final, size), "aux": resize_outputs(aux, size)}
 
     def forward_head(self, x: torch.Tensor,
                      weights: torch.Tensor) -> tuple[TaskOutputs, TaskOutputs]:
@@ -105,6 +99,6 @@ class SearchNetwork(MultiTaskNetwork):
             for s in self.tasks:
                 i = row[(t, s)]
                 contexts.append(self.blocks[t][s](weights[i], active[i], feats[t], feats[s],
-                                                  aux[t], aux[s]))
+                                                  aux.get(t), aux.get(s)))
             final[t] = self.classifiers[t](self.fusion[t](feats[t], contexts))
         return final, aux

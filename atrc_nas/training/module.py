@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import lightning.pytorch as pl
@@ -12,17 +14,33 @@ from torch import nn
 
 from atrc_nas.data.spec import DatasetSpec
 from atrc_nas.metrics import MultiTaskEvaluator
+from atrc_nas.tasks import get_task
 from atrc_nas.training.config import OptimConfig
 from atrc_nas.training.objective import MultiTaskObjective
 
 
-def poly_lambda(max_steps: int, power: float):
+def poly_lambda(max_steps: int, power: float) -> Callable[[int], float]:
     """Poly decay per iteration: ``(1 - step / max_steps) ** power``, floored at 0."""
 
     def factor(step: int) -> float:
         return max(0.0, 1.0 - step / max_steps) ** power
 
     return factor
+
+
+def sgd_with_poly(
+    params: Iterable[nn.Parameter], cfg: Any, default_lr: float
+) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.LambdaLR]:
+    """The reference weight optimiser: SGD with momentum and weight decay, poly decay per
+    iteration. ``cfg`` (a training or a search optimiser config) holds lr (None:
+    ``default_lr``), momentum, weight_decay, poly_power and max_steps."""
+    lr = cfg.lr if cfg.lr is not None else default_lr
+    optimizer = torch.optim.SGD(params, lr=lr, momentum=cfg.momentum,
+                                weight_decay=cfg.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, poly_lambda(cfg.max_steps, cfg.poly_power)
+    )
+    return optimizer, schedule
 
 
 class MultiTaskModule(pl.LightningModule):
@@ -93,22 +111,18 @@ class MultiTaskModule(pl.LightningModule):
         """Write edge probabilities as 8-bit PNGs at the original size (padding removed)."""
         assert self.edge_prediction_dir is not None
         self.edge_prediction_dir.mkdir(parents=True, exist_ok=True)
-        probs = torch.sigmoid(logits.float())[:, 0].cpu().numpy()
+        probs = get_task("edge").to_output(logits.float())[:, 0].cpu().numpy()
         for prob, meta in zip(probs, metas, strict=True):
             top, left, height, width = meta["pad"]
             crop = prob[top:top + height, left:left + width]
             png = np.round(crop * 255).astype(np.uint8)
-            cv2.imwrite(str(self.edge_prediction_dir / f"{meta['id']}.png"), png)
+            path = self.edge_prediction_dir / f"{meta['id']}.png"
+            if not cv2.imwrite(str(path), png):
+                raise OSError(f"could not write the edge prediction PNG {path}")
 
     def configure_optimizers(self):
-        cfg = self.optim_config
-        lr = cfg.lr if cfg.lr is not None else self.spec.lr
-        optimizer = torch.optim.SGD(
-            self.network.parameters(), lr=lr, momentum=cfg.momentum,
-            weight_decay=cfg.weight_decay,
-        )
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, poly_lambda(cfg.max_steps, cfg.poly_power)
+        optimizer, schedule = sgd_with_poly(
+            self.network.parameters(), self.optim_config, self.spec.lr
         )
         return {
             "optimizer": optimizer,

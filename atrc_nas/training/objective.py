@@ -32,6 +32,15 @@ class MultiTaskObjective(nn.Module):
     def forward(
         self, outputs: dict[str, dict[str, torch.Tensor]], batch: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        predicted = {*outputs["final"], *outputs.get("aux", {})}
+        unknown = sorted(predicted - set(self.final))
+        if unknown:
+            raise KeyError(f"MultiTaskObjective: outputs for task(s) {unknown} that dataset "
+                           f"{self.spec.name!r} lacks (tasks: {list(self.spec.tasks)})")
+        missing = sorted(predicted - set(batch))
+        if missing:
+            raise KeyError(f"MultiTaskObjective: the batch lacks the labels of task(s) "
+                           f"{missing} (it holds {sorted(batch)})")
         parts: dict[str, torch.Tensor] = {}
         for task, pred in outputs["final"].items():
             parts[f"{task}/final"] = self.weights[task] * self.final[task](pred, batch[task])

@@ -101,7 +101,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> RunResult:
                    if k.startswith("val/")}
     best = trainer.checkpoint_callback.best_model_path or None
     test_metrics = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
-    h, w = datamodule.spec.crop_size
+    h, w = datamodule.crop_size  # costs at the training crop, as the search reports them
     params, flops = count_params_and_flops(module.network, (1, 3, h, w))
     metrics = {
         "name": cfg.name,

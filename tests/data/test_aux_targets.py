@@ -10,7 +10,7 @@ import torch
 
 from atrc_nas.data import aux_targets
 from atrc_nas.data.aux_targets import (
-    depth_bin_edges,
+    depth_to_bin,
     normals_clusters,
     spherical_kmeans,
     valid_unit_normals,
@@ -18,16 +18,22 @@ from atrc_nas.data.aux_targets import (
 from atrc_nas.data.spec import get_dataset_spec
 
 
-def test_depth_bin_edges_log_spaced_and_match_bin_formula():
+def test_depth_to_bin_hand_values():
+    depth = torch.tensor([0.7, 0.5, 2.0, 9.99, 10.0, 40.0, 0.0, 255.0])
+    expected_mid = math.floor(40 * math.log(2.0 / 0.7) / math.log(10 / 0.7))
+    assert expected_mid == 15
+    assert depth_to_bin(depth, get_dataset_spec("nyud")).tolist() == [
+        0, 0, 15, 39, 39, 39, 255, 255
+    ]
+
+
+def test_depth_bins_are_log_spaced_between_the_range_ends():
     spec = get_dataset_spec("nyud")
-    edges = depth_bin_edges(spec).double()
-    assert edges.shape == (41,)
-    assert edges[0] == pytest.approx(0.7) and edges[-1] == pytest.approx(10.0)
-    ratios = edges[1:] / edges[:-1]
-    torch.testing.assert_close(ratios, torch.full_like(ratios, ratios[0].item()))
-    for d in (0.8, 1.3, 2.0, 5.5, 9.9):
-        b = math.floor(40 * math.log(d / 0.7) / math.log(10 / 0.7))
-        assert edges[b] <= d < edges[b + 1]
+    edges = np.geomspace(0.7, 10.0, 41)  # bin k covers [edges[k], edges[k + 1])
+    inside = torch.from_numpy(np.sqrt(edges[:-1] * edges[1:]))  # geometric bin centres
+    assert depth_to_bin(inside, spec).tolist() == list(range(40))
+    just_above = torch.from_numpy(edges[1:-1] * (1 + 1e-9))
+    assert depth_to_bin(just_above, spec).tolist() == list(range(1, 40))
 
 
 def test_valid_unit_normals_drops_invalid_and_normalises():

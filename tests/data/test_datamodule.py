@@ -66,6 +66,14 @@ def test_real_dataset_fixture_batches(tmp_path, dataset, build, held_out):
     assert module.normals_centroids.shape == (40, 3)
 
 
+def test_normals_clusters_are_cached_per_dataset_folder(tmp_path):
+    build_nyud(tmp_path / "a", seed=0)
+    build_nyud(tmp_path / "b", seed=1)  # same ids, other normals
+    first = make_module(tmp_path, "nyud", root=str(tmp_path / "a"), val_fraction=0.3)
+    second = make_module(tmp_path, "nyud", root=str(tmp_path / "b"), val_fraction=0.3)
+    assert not torch.allclose(first.normals_centroids, second.normals_centroids)
+
+
 def test_task_subset(tmp_path):
     module = make_module(tmp_path, "synthetic_pascal", tasks=["sal", "edge"])
     assert module.spec.tasks == ("sal", "edge")

@@ -235,7 +235,7 @@ def test_to_tensor_layouts():
 
 def test_to_tensor_rejects_wrong_label_shape():
     sample = make_sample() | {"normals": np.zeros((12, 16, 2), np.float32)}
-    with pytest.raises(ValueError, match="normals"):
+    with pytest.raises(ValueError, match=r"sample 'x', label 'normals'.*\(12, 16, 2\)"):
         ToTensor()(sample, np.random.default_rng(0))
 
 

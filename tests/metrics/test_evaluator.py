@@ -8,20 +8,26 @@ from atrc_nas.tasks import TASKS
 IGNORE = 255
 
 
+# random float labels [B, C, H, W] of the dense regression / binary tasks
+_FLOAT_LABELS = {
+    "depth": lambda shape, g: torch.rand(shape, generator=g) * 5,
+    "normals": lambda shape, g: torch.nn.functional.normalize(
+        torch.randn(shape, generator=g), dim=1),
+    "edge": lambda shape, g: (torch.rand(shape, generator=g) < 0.1).float(),
+}
+
+
+def _label(spec, task, generator, b, h, w):
+    channels = TASKS[task].label_channels
+    if TASKS[task].is_classification:
+        return torch.randint(0, spec.channels(task), (b, h, w), generator=generator)
+    return _FLOAT_LABELS[task]((b, channels, h, w), generator)
+
+
 def _batch(spec, generator, b=2, h=12, w=14):
     """Random raw predictions and labels for every task of ``spec``."""
     outputs = {t: torch.randn(b, spec.channels(t), h, w, generator=generator) for t in spec.tasks}
-    labels = {}
-    for task in spec.tasks:
-        if task == "depth":
-            labels[task] = torch.rand(b, 1, h, w, generator=generator) * 5
-        elif task == "normals":
-            labels[task] = torch.nn.functional.normalize(
-                torch.randn(b, 3, h, w, generator=generator), dim=1)
-        elif task == "edge":
-            labels[task] = (torch.rand(b, 1, h, w, generator=generator) < 0.1).float()
-        else:
-            labels[task] = torch.randint(0, spec.channels(task), (b, h, w), generator=generator)
+    labels = {t: _label(spec, t, generator, b, h, w) for t in spec.tasks}
     labels["image"] = torch.zeros(b, 3, h, w)
     return outputs, labels
 

@@ -160,6 +160,8 @@ def test_constructor_validates():
         Genotype(NYUD, {**ops, ("sal", "edge"): OpChoice("global")})
     with pytest.raises(GenotypeError, match="duplicate tasks"):
         Genotype(("edge", "edge"), {("edge", "edge"): OpChoice("global")})
+    with pytest.raises(GenotypeError, match=r"extra keys \['data'\] are reserved"):
+        Genotype(NYUD, ops, extra={"data": {}, "note": 1})
     g = Genotype.uniform(NYUD, OpChoice("s_label"), diagonal=OpChoice("t_label"))
     assert g.op("edge", "edge") == OpChoice("t_label") and g.op("edge", "depth").name == "s_label"
 

@@ -67,6 +67,16 @@ def test_invalid_spaces(kwargs, match):
         SearchSpace(**kwargs)
 
 
+def test_pinned_diagonal_needs_no_diagonal_candidate():
+    space = SearchSpace(("semseg", "depth"), [OpChoice("s_label")],
+                        fixed={("semseg", "semseg"): OpChoice("t_label"),
+                               ("depth", "depth"): OpChoice("none")})
+    assert space.searched_pairs() == [("semseg", "depth"), ("depth", "semseg")]
+    with pytest.raises(SearchSpaceError, match=r"which pairs \[\('depth', 'depth'\)\] search"):
+        SearchSpace(("semseg", "depth"), [OpChoice("s_label")],
+                    fixed={("semseg", "semseg"): OpChoice("t_label")})
+
+
 def test_unknown_task():
     with pytest.raises(KeyError, match="unknown task 'segm'"):
         SearchSpace(("segm",), REFERENCE_OPS)

@@ -17,8 +17,6 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from atrc_nas.data.spec import get_dataset_spec
-from atrc_nas.models.context import OpChoice
-from atrc_nas.models.genotype import REFERENCE_OPS
 from atrc_nas.models.space import SearchSpace
 from atrc_nas.search.arch import Architecture
 from atrc_nas.search.budget import Budget, HeadCostModel
@@ -59,11 +57,10 @@ def toy_batches(steps: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
     return [toy_batch(generator) for _ in range(steps)]
 
 
-def toy_module(*, steps: int, candidates=REFERENCE_OPS, budget: BudgetConfig | None = None,
-               arch_lr: float = 0.02, fix_gap: float = 0.3, seed: int = 0) -> SearchModule:
+def toy_module(*, steps: int, budget: BudgetConfig | None = None, arch_lr: float = 0.02,
+               fix_gap: float = 0.3, seed: int = 0) -> SearchModule:
     torch.manual_seed(seed)
-    space = SearchSpace(TASKS, [OpChoice(str(op)) if isinstance(op, str) else op
-                                for op in candidates])
+    space = SearchSpace.reference(TASKS)
     network = SearchNetwork(ToyBackbone(), SPEC, space)
     arch = Architecture(space, seed=seed)
     # head maps are SIZE x SIZE; the cost model takes the image size of a stride-4 head

@@ -6,7 +6,10 @@ import torch
 from search_toy import run_toy, toy_module
 
 from atrc_nas.models.context import OpChoice
+from atrc_nas.models.space import SearchSpace
+from atrc_nas.search.arch import Architecture
 from atrc_nas.search.config import BudgetConfig
+from atrc_nas.search.module import SearchModule
 from atrc_nas.training.module import poly_lambda
 
 
@@ -54,3 +57,22 @@ def test_larger_weight_or_smaller_budget_gives_a_cheaper_genotype():
     tight = searched_cost(BudgetConfig(fraction=0.3, weight=5.0))
     assert loose == free
     assert tight < loose
+
+
+def test_checkpoint_of_another_space_is_refused_naming_the_pair():
+    module = toy_module(steps=2)
+    checkpoint: dict = {}
+    module.on_save_checkpoint(checkpoint)
+    module.on_load_checkpoint(checkpoint)  # its own checkpoint loads
+    checkpoint["search"]["candidates"][1] = ["none", "global"]
+    with pytest.raises(ValueError, match=r"pair \(target='semseg', source='depth'\) has "
+                                         r"candidates \['none', 'global'\] in the checkpoint"):
+        module.on_load_checkpoint(checkpoint)
+
+
+def test_network_and_architecture_must_share_the_space():
+    module = toy_module(steps=2)
+    other = Architecture(SearchSpace(module.arch.space.tasks, [OpChoice("none"),
+                                                              OpChoice("global")]))
+    with pytest.raises(ValueError, match="different search spaces"):
+        SearchModule(module.network, other, module.spec, module.optim_config, module.schedule)

@@ -6,7 +6,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from atrc_nas.config import from_dict, load_config
+from atrc_nas.config import ConfigError, from_dict, load_config
 from atrc_nas.data.spec import get_dataset_spec
 from atrc_nas.models.genotype import resolve_genotype
 from atrc_nas.models.registry import build_network
@@ -119,7 +119,7 @@ def test_resume_equals_uninterrupted(uninterrupted, tmp_path, graceful):
 def test_existing_run_needs_resume(uninterrupted):
     result, _ = uninterrupted
     cfg = _config(result.run_dir.parent, "full")
-    with pytest.raises(Exception, match="pass --resume"):
+    with pytest.raises(ConfigError, match="pass --resume"):
         run_search(cfg)
 
 

@@ -88,6 +88,15 @@ def test_search_network_outputs_and_architecture_gradients():
     assert arch.logits.grad is not None and arch.logits.grad.abs().sum() > 0
 
 
+def test_aux_heads_only_for_tasks_some_candidate_reads():
+    space = SearchSpace(SPEC.tasks, [OpChoice("none"), OpChoice("global")],
+                        fixed={("depth", "semseg"): OpChoice("s_label")})
+    network = SearchNetwork(create_backbone("hrnet_tiny"), SPEC, space)
+    assert set(network.aux) == {"semseg"}  # read by s-label at (depth, semseg)
+    outputs = network(torch.randn(1, 3, 32, 40), Architecture(space).sample(1.0))
+    assert set(outputs["aux"]) == {"semseg"}
+
+
 def test_search_network_rejects_a_space_over_other_tasks():
     space = SearchSpace.reference(("depth", "semseg"))
     with pytest.raises(ValueError, match="differ from the dataset"):

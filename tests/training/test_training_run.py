@@ -37,6 +37,7 @@ def test_run_writes_metrics_checkpoints_and_edge_predictions(tmp_path):
                 "test/edge/odsf", "val/semseg/miou"):
         assert key in {**metrics["test"], **metrics["val"]}
     assert metrics["params"] > 0 and metrics["gflops"] > 0
+    assert metrics["input_size"] == [32, 40]  # the configured crop, not the preset's
     assert len(metrics["dataset_fingerprint"]) == 16
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert json.loads((run / "config.json").read_text())["model"]["network"] == "atrc"

@@ -11,8 +11,8 @@ file that does not load is rendered again, with a warning naming it.
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +25,7 @@ from tqdm import tqdm
 from atrc_nas.data.spec import DatasetSpec, get_dataset_spec
 from atrc_nas.data.synthetic.render import render
 from atrc_nas.data.synthetic.scene import sample_scene
+from atrc_nas.fileio import atomic_write_bytes
 
 VERSION = 1  # bump whenever a change to the scenes or the renderer changes the images
 PRESETS = ("synthetic_nyud", "synthetic_pascal")
@@ -50,16 +51,10 @@ def render_sample(seed: int, split: str, index: int, image_size: tuple[int, int]
 
 
 def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` to ``path`` atomically (temporary file in the folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``arrays`` to ``path`` as a compressed .npz, atomically."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 # (file, seed, split, index, image size, local structure, tasks stored)
