@@ -50,6 +50,11 @@ class TrainerConfig:
     limit_val_batches: int | float = 1.0
     save_edge_predictions: bool = True
     progress_bar: bool = True
+    # Which validation number picks the best checkpoint: "loss" (total loss), "primary" (the
+    # primary metric of a single-task run, in its direction) or "delta_m" (Delta_m against
+    # ``single_task_references``: task -> primary validation metric of the single-task run).
+    select_by: Literal["loss", "primary", "delta_m"] = "loss"
+    single_task_references: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

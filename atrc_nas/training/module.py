@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from atrc_nas.data.spec import DatasetSpec
-from atrc_nas.metrics import MultiTaskEvaluator
+from atrc_nas.metrics import MultiTaskEvaluator, delta_m, primary_metrics
 from atrc_nas.tasks import get_task
 from atrc_nas.training.config import OptimConfig
 from atrc_nas.training.objective import MultiTaskObjective
@@ -58,8 +58,10 @@ class MultiTaskModule(pl.LightningModule):
         normals_centroids: torch.Tensor | None = None,
         edge_prediction_dir: str | Path | None = None,
         channels_last: bool = False,
+        delta_m_references: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
+        self.delta_m_references = dict(delta_m_references or {})
         self.network = network
         self.spec = spec
         self.optim_config = optim
@@ -95,8 +97,11 @@ class MultiTaskModule(pl.LightningModule):
         self._evaluate(batch, self.val_evaluator, "val")
 
     def on_validation_epoch_end(self) -> None:
-        self.log_dict({f"val/{k}": v for k, v in self.val_evaluator.compute().items()})
+        results = self.val_evaluator.compute()
         self.val_evaluator.reset()
+        if self.delta_m_references:
+            results["delta_m"] = delta_m(primary_metrics(results), self.delta_m_references)
+        self.log_dict({f"val/{k}": v for k, v in results.items()})
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         outputs = self._evaluate(batch, self.test_evaluator, "test")

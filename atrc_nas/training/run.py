@@ -15,6 +15,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from atrc_nas.config import ConfigError, to_dict
 from atrc_nas.data.datamodule import MultiTaskDataModule
+from atrc_nas.data.spec import DatasetSpec
 from atrc_nas.fileio import atomic_write_json
 from atrc_nas.models.cost import count_params_and_flops
 from atrc_nas.models.genotype import resolve_genotype
@@ -53,14 +54,47 @@ def build_module(cfg: TrainConfig, datamodule: MultiTaskDataModule,
         edge_prediction_dir=(run_dir / "edge_predictions")
         if run_dir and cfg.trainer.save_edge_predictions else None,
         channels_last=cfg.trainer.channels_last,
+        delta_m_references=cfg.trainer.single_task_references,
     )
 
 
-def build_trainer(cfg: TrainConfig, run_dir: Path, callbacks: list | None = None,
-                  **overrides: Any) -> pl.Trainer:
+def _several_devices(devices: int | str) -> bool:
+    """Whether ``Trainer(devices=...)`` asks for more than one device (then BN is synced).
+    "auto" counts as one: name the device count to train data-parallel."""
+    if isinstance(devices, int):
+        return devices > 1 or devices == -1
+    return devices not in ("auto", "1") and (devices == "-1" or "," in devices
+                                             or (devices.isdigit() and int(devices) > 1))
+
+
+def checkpoint_monitor(cfg: TrainConfig, spec: DatasetSpec) -> tuple[str, str]:
+    """The logged validation key that picks the best checkpoint, and its mode."""
+    select = cfg.trainer.select_by
+    if select == "loss":
+        return "val/loss", "min"
+    if select == "primary":
+        if len(spec.tasks) != 1:
+            raise ConfigError(
+                f"trainer.select_by: 'primary' needs a single-task run, this one has tasks "
+                f"{list(spec.tasks)}; use 'delta_m' with trainer.single_task_references"
+            )
+        task = spec.task_specs()[0]
+        return f"val/{task.name}/{task.metric}", "max" if task.higher_is_better else "min"
+    missing = [t for t in spec.tasks if t not in cfg.trainer.single_task_references]
+    if missing:
+        raise ConfigError(
+            f"trainer.select_by: 'delta_m' needs trainer.single_task_references for every "
+            f"task; missing {missing} (task -> primary validation metric of its single-task run)"
+        )
+    return "val/delta_m", "max"
+
+
+def build_trainer(cfg: TrainConfig, run_dir: Path, spec: DatasetSpec,
+                  callbacks: list | None = None, **overrides: Any) -> pl.Trainer:
     t = cfg.trainer
+    monitor, mode = checkpoint_monitor(cfg, spec)
     checkpoint = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", filename="step{step}", monitor="val/loss", mode="min",
+        dirpath=run_dir / "checkpoints", filename="step{step}", monitor=monitor, mode=mode,
         save_last=True, save_top_k=1, auto_insert_metric_name=False,
     )
     kwargs: dict[str, Any] = dict(
@@ -72,7 +106,7 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, callbacks: list | None = None
         logger=CSVLogger(run_dir, name="logs"),  # version_N per (re)start: nothing overwritten
         callbacks=[checkpoint, LearningRateMonitor("step"), *(callbacks or [])],
         enable_progress_bar=t.progress_bar, deterministic="warn",
-        sync_batchnorm=t.devices not in (1, "1"), default_root_dir=run_dir,
+        sync_batchnorm=_several_devices(t.devices), default_root_dir=run_dir,
         num_sanity_val_steps=0,
     )
     kwargs.update(overrides)
@@ -91,10 +125,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> RunResult:
     pl.seed_everything(cfg.seed, workers=True)
     started = time.time()
     datamodule = build_datamodule(cfg.data, cfg.seed)
+    checkpoint_monitor(cfg, datamodule.spec)  # a bad selection fails before any work
     datamodule.setup("fit")
     module = build_module(cfg, datamodule, run_dir)
     atomic_write_json(run_dir / "config.json", to_dict(cfg))
-    trainer = build_trainer(cfg, run_dir)
+    trainer = build_trainer(cfg, run_dir, datamodule.spec)
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume and last.exists()
                 else None)
     val_metrics = {k: float(v) for k, v in trainer.callback_metrics.items()

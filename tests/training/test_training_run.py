@@ -80,3 +80,44 @@ def test_cli_trains_and_prints_the_run(tmp_path, capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed["run_dir"] == str(tmp_path / "cli")
     assert "test/semseg/miou" in printed["test"]
+
+
+def test_checkpoint_selection_modes():
+    from atrc_nas.data.spec import get_dataset_spec
+    from atrc_nas.training.run import checkpoint_monitor
+
+    spec = get_dataset_spec("synthetic_nyud")
+    cfg = from_dict(TrainConfig, TINY)
+    assert checkpoint_monitor(cfg, spec) == ("val/loss", "min")
+    cfg.trainer.select_by = "primary"
+    assert checkpoint_monitor(cfg, spec.with_tasks(["depth"])) == ("val/depth/rmse", "min")
+    assert checkpoint_monitor(cfg, spec.with_tasks(["edge"])) == ("val/edge/odsf", "max")
+    with pytest.raises(ConfigError, match="single-task run"):
+        checkpoint_monitor(cfg, spec)
+    cfg.trainer.select_by = "delta_m"
+    cfg.trainer.single_task_references = {"semseg": 10.0, "depth": 1.0}
+    with pytest.raises(ConfigError, match=r"missing \['normals', 'edge'\]"):
+        checkpoint_monitor(cfg, spec)
+
+
+def test_delta_m_is_logged_and_drives_selection(tmp_path):
+    from atrc_nas.metrics import delta_m, primary_metrics
+
+    references = {"semseg": 20.0, "depth": 2.0, "normals": 40.0, "edge": 30.0}
+    cfg = tiny_config(tmp_path, "dm")
+    cfg.trainer.select_by = "delta_m"
+    cfg.trainer.single_task_references = references
+    val = train(cfg).metrics["val"]
+    by_task = primary_metrics({k.removeprefix("val/"): v for k, v in val.items()})
+    assert val["val/delta_m"] == pytest.approx(delta_m(by_task, references), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("devices", "several"),
+    [(1, False), (2, True), (-1, True), ("auto", False), ("1", False), ("4", True),
+     ("0,1", True), ("-1", True)],
+)
+def test_batchnorm_is_synced_only_across_several_devices(devices, several):
+    from atrc_nas.training.run import _several_devices
+
+    assert _several_devices(devices) is several
