@@ -10,47 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
 from atrc_nas.data.aux_targets import normals_clusters
 from atrc_nas.data.builders import build_dataset, dataset_entry
 from atrc_nas.data.collate import collate
+from atrc_nas.data.samplers import EpochSeededSampler, StepSampler
 from atrc_nas.data.spec import DatasetSpec, get_dataset_spec
 from atrc_nas.data.synthetic import cache_root
 from atrc_nas.data.transforms import Compose, Sample, eval_transform, train_transform
 
 SampleKey = int | tuple[int, int]
-
-
-class EpochSeededSampler(Sampler[tuple[int, int]]):
-    """Yields (position, epoch) over ``size`` positions, shuffled per epoch from ``seed``."""
-
-    def __init__(self, size: int, seed: int = 0, shuffle: bool = True) -> None:
-        self.size = size
-        self.seed = seed
-        self.shuffle = shuffle
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        order = (
-            np.random.default_rng((self.seed, self.epoch)).permutation(self.size)
-            if self.shuffle
-            else range(self.size)
-        )
-        return ((int(i), self.epoch) for i in order)
 
 
 class TransformedSubset(Dataset):
@@ -98,7 +75,9 @@ class MultiTaskDataModule(pl.LightningDataModule):
     ([K, 3] float) is set in ``setup`` when a task's aux head classifies normals clusters;
     they are cached under ``cache_dir`` (default ``$ATRC_NAS_CACHE`` or ~/.cache/atrc_nas).
     ``dataset_options`` go to the dataset class (synthetic: num_images, image_size, seed,
-    local_structure).
+    local_structure). With ``steps_per_period`` set, one training "epoch" is that many
+    steps and each batch depends only on (seed, trainer.global_step), so resuming from a
+    mid-period checkpoint is exact (``atrc_nas.data.samplers.StepSampler``).
     """
 
     def __init__(
@@ -115,6 +94,7 @@ class MultiTaskDataModule(pl.LightningDataModule):
         crop_size: tuple[int, int] | None = None,
         dataset_options: dict[str, Any] | None = None,
         cache_dir: str | None = None,
+        steps_per_period: int | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -132,6 +112,7 @@ class MultiTaskDataModule(pl.LightningDataModule):
         self.crop_size = tuple(crop_size or self.spec.crop_size)
         self.dataset_options = dict(dataset_options or {})
         self.cache_dir = cache_root(cache_dir)
+        self.steps_per_period = steps_per_period
         self.normals_centroids: torch.Tensor | None = None
         self.train_set: TransformedSubset | None = None
         self.val_set: TransformedSubset | None = None
@@ -171,6 +152,9 @@ class MultiTaskDataModule(pl.LightningDataModule):
                 held_out, range(len(held_out)), self._eval_transform(), self.seed
             )
 
+    def _global_step(self) -> int:
+        return self.trainer.global_step if self.trainer is not None else 0
+
     def fingerprint(self) -> str:
         """A short hash naming the data a result was computed on: dataset, tasks, options,
         and the ids of the train and held-out splits (recorded with every result)."""
@@ -200,11 +184,16 @@ class MultiTaskDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         size = 0 if self.train_set is None else len(self.train_set)
+        if self.steps_per_period is None:
+            sampler = EpochSeededSampler(size, self.seed)
+        else:
+            sampler = StepSampler(size, self.batch_size, self.steps_per_period, self.seed,
+                                  current_step=self._global_step)
         return self.loader(
             self.train_set,
             "train",
             batch_size=self.batch_size,
-            sampler=EpochSeededSampler(size, self.seed),
+            sampler=sampler,
             drop_last=True,
         )
 

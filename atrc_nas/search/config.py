@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from atrc_nas.training.config import DataConfig
+from atrc_nas.training.config import DataConfig, require_whole_periods
 
 
 @dataclass
@@ -84,10 +84,6 @@ class SearchTrainerConfig:
     limit_val_batches: int | float = 1.0
     progress_bar: bool = True
 
-    def __post_init__(self) -> None:
-        if self.val_every_n_steps < 1:
-            raise ValueError(f"val_every_n_steps must be >= 1, got {self.val_every_n_steps}")
-
 
 @dataclass
 class SearchConfig:
@@ -103,8 +99,4 @@ class SearchConfig:
     trainer: SearchTrainerConfig = field(default_factory=SearchTrainerConfig)
 
     def __post_init__(self) -> None:
-        if self.optim.max_steps % self.trainer.val_every_n_steps:
-            raise ValueError(
-                f"optim.max_steps ({self.optim.max_steps}) must be a multiple of "
-                f"trainer.val_every_n_steps ({self.trainer.val_every_n_steps}): the search "
-                "validates, writes its genotype and checkpoints every val_every_n_steps")
+        require_whole_periods(self.optim.max_steps, self.trainer.val_every_n_steps)

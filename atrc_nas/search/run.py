@@ -18,6 +18,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from atrc_nas.config import ConfigError, to_dict
+from atrc_nas.data.datamodule import MultiTaskDataModule
 from atrc_nas.fileio import atomic_write_json
 from atrc_nas.models.backbones import create_backbone
 from atrc_nas.models.genotype import Genotype
@@ -25,7 +26,6 @@ from atrc_nas.search.arch import Architecture
 from atrc_nas.search.budget import Budget, HeadCostModel
 from atrc_nas.search.callbacks import SearchArtifacts
 from atrc_nas.search.config import SearchConfig
-from atrc_nas.search.data import SearchDataModule
 from atrc_nas.search.module import SearchModule
 from atrc_nas.search.report import REPORT_FILE, backbone_flops, format_report, search_report
 from atrc_nas.search.schedules import Schedule
@@ -47,7 +47,7 @@ class SearchResult:
 
 @dataclass
 class SearchSetup:
-    data: SearchDataModule
+    data: MultiTaskDataModule
     module: SearchModule
     input_size: tuple[int, int]
 
@@ -55,7 +55,8 @@ class SearchSetup:
 def build_search(cfg: SearchConfig) -> SearchSetup:
     """Data (set up for fitting), space, supernet, cost model, budget and module."""
     declaration = load_space(cfg.space)
-    datamodule = build_datamodule(cfg.data, cfg.seed)
+    datamodule = build_datamodule(cfg.data, cfg.seed,
+                                  steps_per_period=cfg.trainer.val_every_n_steps)
     datamodule.setup("fit")
     spec = datamodule.spec
     space = declaration.build(spec.tasks)
@@ -69,8 +70,7 @@ def build_search(cfg: SearchConfig) -> SearchSetup:
     budget = Budget.resolve(cfg.budget, cost_model)
     module = SearchModule(network, arch, spec, cfg.optim, schedule, cost_model, budget,
                           normals_centroids=datamodule.normals_centroids)
-    return SearchSetup(SearchDataModule(datamodule, cfg.trainer.val_every_n_steps), module,
-                       input_size)
+    return SearchSetup(datamodule, module, input_size)
 
 
 def build_trainer(cfg: SearchConfig, run_dir: Path,

@@ -6,6 +6,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 
+def require_whole_periods(max_steps: int, val_every_n_steps: int) -> None:
+    """Runs are cut into validation periods (one Lightning epoch each, see
+    ``atrc_nas.data.samplers.StepSampler``): the run length must be a whole number of them."""
+    if val_every_n_steps < 1:
+        raise ValueError(f"trainer.val_every_n_steps must be >= 1, got {val_every_n_steps}")
+    if max_steps % val_every_n_steps:
+        raise ValueError(
+            f"optim.max_steps ({max_steps}) must be a multiple of trainer.val_every_n_steps "
+            f"({val_every_n_steps}): validation, checkpoints (and a search's genotype) come "
+            "every val_every_n_steps"
+        )
+
+
 @dataclass
 class DataConfig:
     dataset: str = "synthetic_nyud"
@@ -66,3 +79,6 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+    def __post_init__(self) -> None:
+        require_whole_periods(self.optim.max_steps, self.trainer.val_every_n_steps)

@@ -28,6 +28,12 @@ def poly_lambda(max_steps: int, power: float) -> Callable[[int], float]:
     return factor
 
 
+def step_seed(seed: int, step: int) -> int:
+    """The seed of training step ``step``: dropout draws depend on (seed, step) only, so a
+    resumed run repeats an uninterrupted one whatever else consumed random numbers."""
+    return int(np.random.SeedSequence((seed, step)).generate_state(1)[0])
+
+
 def sgd_with_poly(
     params: Iterable[nn.Parameter], cfg: Any, default_lr: float
 ) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.LambdaLR]:
@@ -59,8 +65,10 @@ class MultiTaskModule(pl.LightningModule):
         edge_prediction_dir: str | Path | None = None,
         channels_last: bool = False,
         delta_m_references: Mapping[str, float] | None = None,
+        seed: int = 0,
     ) -> None:
         super().__init__()
+        self.seed = seed
         self.delta_m_references = dict(delta_m_references or {})
         self.network = network
         self.spec = spec
@@ -77,6 +85,9 @@ class MultiTaskModule(pl.LightningModule):
         if self.channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
         return self.network(image)
+
+    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
+        torch.manual_seed(step_seed(self.seed, self.global_step))
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         outputs = self(batch["image"])

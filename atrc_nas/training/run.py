@@ -32,12 +32,14 @@ class RunResult:
     metrics: dict[str, Any]
 
 
-def build_datamodule(data: DataConfig, seed: int) -> MultiTaskDataModule:
+def build_datamodule(data: DataConfig, seed: int,
+                     steps_per_period: int | None = None) -> MultiTaskDataModule:
+    """The data module of a config; ``steps_per_period``: see MultiTaskDataModule."""
     return MultiTaskDataModule(
         dataset=data.dataset, root=data.root, tasks=data.tasks, batch_size=data.batch_size,
         eval_batch_size=data.eval_batch_size, num_workers=data.num_workers,
         val_fraction=data.val_fraction, seed=seed, crop_size=data.crop_size,
-        dataset_options=data.options,
+        dataset_options=data.options, steps_per_period=steps_per_period,
     )
 
 
@@ -55,6 +57,7 @@ def build_module(cfg: TrainConfig, datamodule: MultiTaskDataModule,
         if run_dir and cfg.trainer.save_edge_predictions else None,
         channels_last=cfg.trainer.channels_last,
         delta_m_references=cfg.trainer.single_task_references,
+        seed=cfg.seed,
     )
 
 
@@ -100,8 +103,8 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, spec: DatasetSpec,
     kwargs: dict[str, Any] = dict(
         accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
         precision=t.precision, max_steps=cfg.optim.max_steps,
-        val_check_interval=min(t.val_every_n_steps, cfg.optim.max_steps),
-        check_val_every_n_epoch=None, log_every_n_steps=t.log_every_n_steps,
+        max_epochs=-1, check_val_every_n_epoch=1,  # one epoch = one validation period
+        log_every_n_steps=t.log_every_n_steps,
         limit_val_batches=t.limit_val_batches, gradient_clip_val=cfg.optim.grad_clip,
         logger=CSVLogger(run_dir, name="logs"),  # version_N per (re)start: nothing overwritten
         callbacks=[checkpoint, LearningRateMonitor("step"), *(callbacks or [])],
@@ -113,8 +116,10 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, spec: DatasetSpec,
     return pl.Trainer(**kwargs)
 
 
-def train(cfg: TrainConfig, resume: bool = False) -> RunResult:
-    """Train, validate, test and write ``<output_dir>/<name>/metrics.json``."""
+def train(cfg: TrainConfig, resume: bool = False,
+          callbacks: list[pl.Callback] | None = None) -> RunResult:
+    """Train, validate, test and write ``<output_dir>/<name>/metrics.json``; ``callbacks``
+    join the trainer's (e.g. a tuner's reporting callback)."""
     run_dir = Path(cfg.output_dir) / cfg.name
     last = run_dir / "checkpoints" / "last.ckpt"
     if last.exists() and not resume:
@@ -124,12 +129,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> RunResult:
         )
     pl.seed_everything(cfg.seed, workers=True)
     started = time.time()
-    datamodule = build_datamodule(cfg.data, cfg.seed)
+    datamodule = build_datamodule(cfg.data, cfg.seed, cfg.trainer.val_every_n_steps)
     checkpoint_monitor(cfg, datamodule.spec)  # a bad selection fails before any work
     datamodule.setup("fit")
     module = build_module(cfg, datamodule, run_dir)
     atomic_write_json(run_dir / "config.json", to_dict(cfg))
-    trainer = build_trainer(cfg, run_dir, datamodule.spec)
+    trainer = build_trainer(cfg, run_dir, datamodule.spec, callbacks)
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume and last.exists()
                 else None)
     val_metrics = {k: float(v) for k, v in trainer.callback_metrics.items()

@@ -9,7 +9,8 @@ import torch
 from fixtures import NYUD_VAL, PASCAL_VAL, build_nyud, build_pascal
 from lightning.fabric.utilities.distributed import DistributedSamplerWrapper
 
-from atrc_nas.data.datamodule import EpochSeededSampler, MultiTaskDataModule, split_indices
+from atrc_nas.data.datamodule import MultiTaskDataModule, split_indices
+from atrc_nas.data.samplers import EpochSeededSampler
 from atrc_nas.tasks import TASKS
 
 TINY = {"num_images": 12, "image_size": (32, 40)}

@@ -4,6 +4,7 @@ import json
 from dataclasses import replace
 
 import cv2
+import lightning.pytorch as pl
 import pytest
 
 from atrc_nas.config import ConfigError, from_dict
@@ -46,12 +47,32 @@ def test_run_writes_metrics_checkpoints_and_edge_predictions(tmp_path):
     assert cv2.imread(str(pngs[0]), cv2.IMREAD_UNCHANGED).shape == (32, 40)
 
 
-def test_resume_continues_and_refuses_to_overwrite(tmp_path):
-    train(tiny_config(tmp_path, "r", max_steps=2))
+class StopAt(pl.Callback):
+    """Stops training after ``step`` steps, as an interruption would."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.global_step >= self.step:
+            trainer.should_stop = True
+
+
+def test_resume_equals_uninterrupted_and_refuses_to_overwrite(tmp_path):
+    assert train(tiny_config(tmp_path, "r"), callbacks=[StopAt(2)]).metrics["steps"] == 2
     with pytest.raises(ConfigError, match="--resume"):
-        train(tiny_config(tmp_path, "r", max_steps=2))
-    resumed = train(tiny_config(tmp_path, "r", max_steps=4), resume=True)
-    assert resumed.metrics["steps"] == 4
+        train(tiny_config(tmp_path, "r"))
+    resumed = train(tiny_config(tmp_path, "r"), resume=True).metrics
+    uninterrupted = train(tiny_config(tmp_path, "u", max_steps=4)).metrics
+    assert resumed["steps"] == 4
+    assert resumed["test"] == uninterrupted["test"]
+    assert sorted(p.name for p in (tmp_path / "r" / "logs").iterdir()) == [
+        "version_0", "version_1"]  # the first run's logs are kept
+
+
+def test_run_length_must_be_whole_validation_periods(tmp_path):
+    with pytest.raises(ConfigError, match=r"must be a multiple of trainer\.val_every_n_steps"):
+        from_dict(TrainConfig, {**TINY, "optim": {"max_steps": 5}})
 
 
 def test_same_seed_same_numbers(tmp_path):

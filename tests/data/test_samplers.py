@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from atrc_nas.search.data import StepSampler
+from atrc_nas.data.samplers import StepSampler
 
 
 def test_batches_depend_only_on_the_step():
