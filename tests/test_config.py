@@ -58,8 +58,8 @@ def test_load_config_names_the_file(tmp_path):
 def test_overrides_parse_yaml_values(tmp_path):
     path = tmp_path / "ok.yaml"
     path.write_text("name: x\n")
-    cfg = load_config(path, TrainConfig, ["optim.max_steps=7", "data.tasks=[semseg, depth]"])
-    assert cfg.optim.max_steps == 7
+    cfg = load_config(path, TrainConfig, ["optim.max_steps=2000", "data.tasks=[semseg, depth]"])
+    assert cfg.optim.max_steps == 2000
     assert cfg.data.tasks == ["semseg", "depth"]
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         apply_overrides({}, ["novalue"])
