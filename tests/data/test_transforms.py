@@ -270,3 +270,36 @@ def test_compose_without_rng_draws_fresh_randomness():
     sample = make_sample(30, 40)
     images = [transform(sample)["image"] for _ in range(3)]
     assert not (torch.equal(images[0], images[1]) and torch.equal(images[1], images[2]))
+
+
+def _colour_sample() -> dict:
+    img = np.zeros((2, 3, 3), np.uint8)
+    img[0] = [[200, 30, 30], [30, 200, 30], [30, 30, 200]]
+    img[1] = [[100, 100, 100], [250, 120, 10], [0, 0, 0]]
+    return {"image": img}
+
+
+def test_photometric_contrast_scales_and_saturates():
+    step = PhotometricDistortion(p=1.0, brightness=0.0, contrast=(2.0, 2.0),
+                                 saturation=(1.0, 1.0), hue=0)
+    sample = _colour_sample()
+    out = step(sample, np.random.default_rng(3))["image"]
+    expected = np.clip(sample["image"].astype(np.int32) * 2, 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_photometric_zero_saturation_gives_grey():
+    step = PhotometricDistortion(p=1.0, brightness=0.0, contrast=(1.0, 1.0),
+                                 saturation=(0.0, 0.0), hue=0)
+    out = step(_colour_sample(), np.random.default_rng(0))["image"].astype(int)
+    assert (out.max(axis=-1) - out.min(axis=-1) <= 1).all()
+    # HSV value (the max channel) is kept
+    np.testing.assert_allclose(out[..., 0], _colour_sample()["image"].max(axis=-1), atol=1)
+
+
+def test_photometric_hue_rotates_colours():
+    # 60 OpenCV hue units are 120 degrees: red -> green, green -> blue, blue -> red
+    row = _colour_sample()["image"][:1]
+    out = PhotometricDistortion._adjust_hsv(row, None, 60)
+    np.testing.assert_array_equal(out[0], np.roll(row[0], -1, axis=0))
+    np.testing.assert_array_equal(PhotometricDistortion._adjust_hsv(row, None, 0), row)
