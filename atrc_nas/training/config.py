@@ -68,6 +68,11 @@ class TrainerConfig:
     # ``single_task_references``: task -> primary validation metric of the single-task run).
     select_by: Literal["loss", "primary", "delta_m"] = "loss"
     single_task_references: dict[str, float] = field(default_factory=dict)
+    # Per-task metric options (task -> keyword arguments of its metric), e.g. fewer
+    # boundary thresholds during validation: {edge: {num_thresholds: 19}}. Empty: the
+    # reference protocol (99 edge thresholds).
+    val_metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    test_metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass

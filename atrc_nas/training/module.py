@@ -66,6 +66,8 @@ class MultiTaskModule(pl.LightningModule):
         channels_last: bool = False,
         delta_m_references: Mapping[str, float] | None = None,
         seed: int = 0,
+        val_metric_options: Mapping[str, Mapping[str, Any]] | None = None,
+        test_metric_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         self.seed = seed
@@ -74,8 +76,8 @@ class MultiTaskModule(pl.LightningModule):
         self.spec = spec
         self.optim_config = optim
         self.objective = MultiTaskObjective(spec, normals_centroids)
-        self.val_evaluator = MultiTaskEvaluator(spec)
-        self.test_evaluator = MultiTaskEvaluator(spec)
+        self.val_evaluator = MultiTaskEvaluator(spec, metric_options=val_metric_options)
+        self.test_evaluator = MultiTaskEvaluator(spec, metric_options=test_metric_options)
         self.edge_prediction_dir = Path(edge_prediction_dir) if edge_prediction_dir else None
         self.channels_last = channels_last
         if channels_last:

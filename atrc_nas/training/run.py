@@ -12,6 +12,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from torch import nn
 
 from atrc_nas.config import ConfigError, to_dict
 from atrc_nas.data.datamodule import MultiTaskDataModule
@@ -43,22 +44,38 @@ def build_datamodule(data: DataConfig, seed: int,
     )
 
 
-def build_module(cfg: TrainConfig, datamodule: MultiTaskDataModule,
+def build_model(cfg: TrainConfig, spec: DatasetSpec) -> nn.Module:
+    """The network of ``cfg.model``; a bad name, option, genotype or weights file is a
+    ConfigError naming the ``model`` section."""
+    try:
+        genotype = resolve_genotype(cfg.model.genotype) if cfg.model.genotype else None
+        return build_network(
+            cfg.model.network, spec, backbone=cfg.model.backbone,
+            pretrained=cfg.model.pretrained, genotype=genotype, **cfg.model.options,
+        )
+    except (KeyError, ValueError, TypeError, OSError) as err:
+        raise ConfigError(f"model: {err}") from err
+
+
+def build_module(cfg: TrainConfig, datamodule: MultiTaskDataModule, network: nn.Module,
                  run_dir: Path | None) -> MultiTaskModule:
-    genotype = resolve_genotype(cfg.model.genotype) if cfg.model.genotype else None
-    network = build_network(
-        cfg.model.network, datamodule.spec, backbone=cfg.model.backbone,
-        pretrained=cfg.model.pretrained, genotype=genotype, **cfg.model.options,
-    )
-    return MultiTaskModule(
-        network, datamodule.spec, cfg.optim,
-        normals_centroids=datamodule.normals_centroids,
-        edge_prediction_dir=(run_dir / "edge_predictions")
-        if run_dir and cfg.trainer.save_edge_predictions else None,
-        channels_last=cfg.trainer.channels_last,
-        delta_m_references=cfg.trainer.single_task_references,
-        seed=cfg.seed,
-    )
+    """The LightningModule; ``datamodule`` must be set up (normals clusters). Metric
+    options naming a task that is not evaluated (KeyError) or an argument its metric does
+    not take (TypeError) are ConfigErrors."""
+    try:
+        return MultiTaskModule(
+            network, datamodule.spec, cfg.optim,
+            normals_centroids=datamodule.normals_centroids,
+            edge_prediction_dir=(run_dir / "edge_predictions")
+            if run_dir and cfg.trainer.save_edge_predictions else None,
+            channels_last=cfg.trainer.channels_last,
+            delta_m_references=cfg.trainer.single_task_references,
+            seed=cfg.seed,
+            val_metric_options=cfg.trainer.val_metric_options,
+            test_metric_options=cfg.trainer.test_metric_options,
+        )
+    except (KeyError, TypeError) as err:
+        raise ConfigError(f"trainer.val_metric_options / test_metric_options: {err}") from err
 
 
 def _several_devices(devices: int | str) -> bool:
@@ -131,8 +148,9 @@ def train(cfg: TrainConfig, resume: bool = False,
     started = time.time()
     datamodule = build_datamodule(cfg.data, cfg.seed, cfg.trainer.val_every_n_steps)
     checkpoint_monitor(cfg, datamodule.spec)  # a bad selection fails before any work
+    network = build_model(cfg, datamodule.spec)
     datamodule.setup("fit")
-    module = build_module(cfg, datamodule, run_dir)
+    module = build_module(cfg, datamodule, network, run_dir)
     atomic_write_json(run_dir / "config.json", to_dict(cfg))
     trainer = build_trainer(cfg, run_dir, datamodule.spec, callbacks)
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume and last.exists()

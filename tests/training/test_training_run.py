@@ -142,3 +142,28 @@ def test_batchnorm_is_synced_only_across_several_devices(devices, several):
     from atrc_nas.training.run import _several_devices
 
     assert _several_devices(devices) is several
+
+
+def test_model_and_metric_option_errors_are_config_errors(tmp_path):
+    cfg = tiny_config(tmp_path, "bad")
+    cfg.model.network = "atrcc"
+    with pytest.raises(ConfigError, match="model: unknown network 'atrcc'"):
+        train(cfg)
+    cfg = tiny_config(tmp_path, "bad2")
+    cfg.trainer.val_metric_options = {"sal": {"num_thresholds": 9}}
+    with pytest.raises(ConfigError, match=r"val_metric_options.*'sal'"):
+        train(cfg)
+
+
+def test_validation_metric_options_apply_to_validation_only():
+    from atrc_nas.data.spec import get_dataset_spec
+    from atrc_nas.models.registry import build_network
+    from atrc_nas.training.config import OptimConfig
+    from atrc_nas.training.module import MultiTaskModule
+
+    spec = get_dataset_spec("synthetic_nyud").with_tasks(["depth", "edge"])
+    network = build_network("multi_task", spec, backbone="hrnet_tiny")
+    module = MultiTaskModule(network, spec, OptimConfig(),
+                             val_metric_options={"edge": {"num_thresholds": 3}})
+    assert len(module.val_evaluator.metrics["edge"].thresholds) == 3
+    assert len(module.test_evaluator.metrics["edge"].thresholds) == 99
