@@ -33,7 +33,12 @@ inline LocalAttnDims check_inputs(const at::Tensor& q, const at::Tensor& k, cons
                        static_cast<int>(kernel_size), static_cast<int>(dilation)};
 }
 
-inline void check_attn(const at::Tensor& attn, const at::Tensor& q, const LocalAttnDims& d) {
+// The extra inputs of the backward: the saved attention weights and the output gradient.
+inline void check_backward_inputs(const at::Tensor& grad_out, const at::Tensor& attn,
+                                  const at::Tensor& q, const at::Tensor& v,
+                                  const LocalAttnDims& d) {
+  TORCH_CHECK(grad_out.sizes() == v.sizes(), "local_attention backward: grad_out ",
+              grad_out.sizes(), " must match value ", v.sizes());
   const int64_t taps = static_cast<int64_t>(d.kernel_size) * d.kernel_size;
   TORCH_CHECK(attn.dim() == 4 && attn.size(0) == d.batch && attn.size(1) == taps &&
                   attn.size(2) == d.height && attn.size(3) == d.width,

@@ -65,9 +65,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_cpu(
     const at::Tensor& grad_out, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     const at::Tensor& attn, int64_t kernel_size, int64_t dilation) {
   const LocalAttnDims d = check_inputs(q, k, v, kernel_size, dilation);
-  check_attn(attn, q, d);
-  TORCH_CHECK(grad_out.sizes() == v.sizes(), "local_attention backward: grad_out ",
-              grad_out.sizes(), " must match value ", v.sizes());
+  check_backward_inputs(grad_out, attn, q, v, d);
   const at::ScalarType ct = compute_dtype(q.scalar_type());
   const auto opts = q.options().dtype(ct);
   at::Tensor gq = at::empty({d.batch, d.qk_channels, d.height, d.width}, opts);

@@ -117,11 +117,16 @@ class MultiTaskDataModule(pl.LightningDataModule):
         self.train_set: TransformedSubset | None = None
         self.val_set: TransformedSubset | None = None
         self.test_set: TransformedSubset | None = None
+        self._datasets: dict[str, Any] = {}
 
     def _build(self, split: str) -> Any:
-        return build_dataset(
-            self.dataset_name, split, self.root, self.spec.tasks, **self.dataset_options
-        )
+        """The raw dataset of a split, built once per process (prepare_data, setup and
+        fingerprint share it)."""
+        if split not in self._datasets:
+            self._datasets[split] = build_dataset(
+                self.dataset_name, split, self.root, self.spec.tasks, **self.dataset_options
+            )
+        return self._datasets[split]
 
     def prepare_data(self) -> None:
         """Generates / validates both splits once per node (synthetic data is cached)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +22,6 @@ from atrc_nas.models.genotype import resolve_genotype
 from atrc_nas.models.registry import build_network
 from atrc_nas.training.config import DataConfig, TrainConfig
 from atrc_nas.training.module import MultiTaskModule
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
