@@ -1,4 +1,10 @@
-"""The shared shape of the config-driven commands: ``CONFIG [KEY=VALUE ...] [--resume]``."""
+"""The shared shape of the config-driven commands:
+``CONFIG [KEY=VALUE ...] [--resume]`` and ``--print-schema``.
+
+Bad input never ends in a traceback: a config error prints its lines and exits with
+status 2; a data file that cannot be read or a loss that diverged prints one line and
+exits with status 1. Anything else is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,31 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from atrc_nas.config import ConfigError, load_config
+from pydantic import BaseModel
 
-C = TypeVar("C")
+from atrc_nas.config import ConfigError, json_schema, load_config
+from atrc_nas.data.io import DataFileError
+from atrc_nas.training.objective import DivergenceError
+
+C = TypeVar("C", bound=BaseModel)
+
+EXIT_FAILED = 1
+EXIT_BAD_CONFIG = 2
+
+
+def report_errors(action: Callable[[], int]) -> int:
+    """Run ``action``; print user-facing errors as ``error: ...`` with their exit status."""
+    try:
+        return action()
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    except (DataFileError, DivergenceError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def config_command(
@@ -23,19 +51,25 @@ def config_command(
     run: Callable[[C, bool], Any],
 ) -> int:
     """Parse arguments, load ``schema`` from the YAML with overrides, call ``run(cfg, resume)``
-    and print what it returns. Config errors print one line and exit with status 2."""
+    and print what it returns."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("config", help=f"YAML config, e.g. {example_config}")
+    parser.add_argument("config", nargs="?", help=f"YAML config, e.g. {example_config}")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help=f"config overrides, e.g. {example_overrides}")
+                        help=f"config overrides (values in YAML), e.g. {example_overrides}")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in <output_dir>/<name> from its last checkpoint")
+    parser.add_argument("--print-schema", action="store_true",
+                        help="print the config's JSON Schema (for editors) and exit")
     args = parser.parse_args(argv)
-    try:
+    if args.print_schema:
+        print(json_schema(schema))
+        return 0
+    if args.config is None:
+        parser.error("the config file is required (or --print-schema)")
+
+    def action() -> int:
         cfg = load_config(args.config, schema, args.overrides)
-        output = run(cfg, args.resume)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(output)
-    return 0
+        print(run(cfg, args.resume))
+        return 0
+
+    return report_errors(action)

@@ -15,6 +15,11 @@ edge            float [1, H, W]  255 (values 0. / 1. otherwise)
 depth           float [1, H, W]  255, or depth <= 0 (padding writes 0)
 normals         float [3, H, W]  255 in any channel, or the zero vector
 ==============  ===============  ====================================================
+
+Samples may also hold *evaluation targets* (``EVAL_TARGETS``): extra label maps that only
+metrics read, e.g. ``edge_boundary_gt``, the seg2bmap boundaries that the PASCAL edge
+metric scores against by default. Each has the layout, resizing and padding of a task's
+label; the losses never see them (they read task keys only).
 """
 
 from __future__ import annotations
@@ -146,6 +151,26 @@ TASKS: dict[str, TaskSpec] = {
         ),
     )
 }
+
+
+EDGE_BOUNDARY_GT = "edge_boundary_gt"
+"""Sample key of the seg2bmap boundaries of a dataset's label map (float 0. / 1., 255)."""
+
+EVAL_TARGETS: dict[str, str] = {EDGE_BOUNDARY_GT: "edge"}
+"""Evaluation-only sample keys -> the task whose label layout, resizing and padding they share."""
+
+BoundaryGroundTruth = Literal["label", "seg2bmap"]
+"""What the edge metric scores against: the edge label itself, or ``EDGE_BOUNDARY_GT``."""
+
+
+def label_task(key: str) -> TaskSpec | None:
+    """The task whose label rules apply to sample key ``key`` (a task label or an
+    evaluation target), or None for other keys (image, meta)."""
+    if key in TASKS:
+        return TASKS[key]
+    if key in EVAL_TARGETS:
+        return TASKS[EVAL_TARGETS[key]]
+    return None
 
 
 def get_task(name: str) -> TaskSpec:

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from atrc_nas.data.io import Sample
 from atrc_nas.data.transforms import pad_value
-from atrc_nas.tasks import TASKS
+from atrc_nas.tasks import EVAL_TARGETS, label_task
 
 
 def _stack(tensors: list[torch.Tensor], value: float, key: str) -> torch.Tensor:
@@ -25,7 +25,8 @@ def _stack(tensors: list[torch.Tensor], value: float, key: str) -> torch.Tensor:
 
 
 def collate(samples: Sequence[Sample]) -> Sample:
-    """Tensor samples -> a batch: ``image`` [B, 3, H, W], each label stacked, ``meta`` a list.
+    """Tensor samples -> a batch: ``image`` [B, 3, H, W], each label (task labels and
+    evaluation targets) stacked, ``meta`` a list.
 
     Samples of different sizes are padded at the bottom and right (image 0, labels their
     pad value), which leaves every ``meta["pad"]`` valid.
@@ -38,14 +39,15 @@ def collate(samples: Sequence[Sample]) -> Sample:
             raise ValueError(
                 f"collate: sample {i} has keys {sorted(sample)}, sample 0 has {sorted(keys)}"
             )
-    unknown = keys - {"image", "meta", *TASKS}
+    unknown = {k for k in keys if k not in ("image", "meta") and label_task(k) is None}
     if unknown:
         raise ValueError(
-            f"collate: unknown key(s) {sorted(unknown)}; expected image, meta and task labels"
+            f"collate: unknown key(s) {sorted(unknown)}; expected image, meta, task labels "
+            f"and evaluation targets ({', '.join(EVAL_TARGETS)})"
         )
     batch: Sample = {"image": _stack([s["image"] for s in samples], 0.0, "image")}
     for key in samples[0]:
-        if key in TASKS:
+        if label_task(key) is not None:
             batch[key] = _stack([s[key] for s in samples], pad_value(key), key)
     batch["meta"] = [s.get("meta", {}) for s in samples]
     return batch

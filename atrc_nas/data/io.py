@@ -126,7 +126,8 @@ class FolderDataset(Dataset, ABC):
 
     ``load_raw(i)`` returns a raw sample (docs/conventions.md); ``__getitem__`` passes it
     through ``transform`` when one is given. Subclasses name their ``DatasetSpec`` and say
-    where the split files and images are and how one task's label is read.
+    where the split files and images are and how one task's label is read; those whose
+    spec lists evaluation targets also say how those are read (``load_eval_targets``).
     """
 
     name: ClassVar[str]  # key of atrc_nas.data.spec.DATASETS
@@ -176,6 +177,15 @@ class FolderDataset(Dataset, ABC):
             check_shape(path, label, size)
         return label
 
+    def load_eval_targets(self, sample_id: str, size: tuple[int, int]) -> dict[str, np.ndarray]:
+        """The sample's evaluation targets (``spec.eval_targets``, image-sized maps)."""
+        if self.spec.eval_targets:
+            raise NotImplementedError(
+                f"{type(self).__name__} lists evaluation targets {self.spec.eval_targets} "
+                "but does not say how to read them"
+            )
+        return {}
+
     def load_raw(self, index: int) -> Sample:
         sample_id = self.ids[index]
         image = read_rgb(self.image_path(sample_id))
@@ -183,6 +193,7 @@ class FolderDataset(Dataset, ABC):
         sample: Sample = {"image": image}
         for task in self.spec.tasks:
             sample[task] = self.load_task(task, sample_id, size)
+        sample.update(self.load_eval_targets(sample_id, size))
         sample["meta"] = {"id": sample_id, "size": size, "dataset": self.spec.name}
         return sample
 

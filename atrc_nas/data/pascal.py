@@ -8,7 +8,11 @@ normals_distill/<id>.png; sal_distill/<id>.png; ImageSets/Context/{train,val}.tx
 
 Rules of the reference multi-task loaders:
 
-* edge = thin(|Laplacian(LabelMap)| > 0), the Laplacian being the 4-neighbour one.
+* edge = thin(|Laplacian(LabelMap)| > 0), the Laplacian being the 4-neighbour one: the
+  training label (and the label the edge losses read).
+* edge_boundary_gt (an evaluation target, ``atrc_nas.tasks.EDGE_BOUNDARY_GT``) =
+  seg2bmap(LabelMap), not thinned: the boundaries SEISM scores predictions against, and so
+  the edge metric's default ground truth here (docs/boundary_metric.md).
 * normals keep their distilled value only where LabelMap is one of the context classes
   that also exist in NYUD (``NORMALS_VALID_CLASSES``); elsewhere they are the zero vector,
   which marks them invalid.
@@ -24,9 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
+from atrc_nas.boundary_maps import edges_from_label_map, seg2bmap
 from atrc_nas.data.io import (
     DataFileError,
     FolderDataset,
@@ -37,7 +41,7 @@ from atrc_nas.data.io import (
     require_file,
 )
 from atrc_nas.data.spec import DATASETS
-from atrc_nas.metrics.thinning import thin
+from atrc_nas.tasks import EDGE_BOUNDARY_GT
 
 CONTEXT_CLASSES = 459  # LabelMap values are 0 (unlabelled) .. 459
 PERSON_CLASS_IND = 15  # PASCAL VOC index of "person" in Pascal-Part's class_ind
@@ -71,12 +75,6 @@ NORMALS_VALID_CLASSES = np.array(
 )  # fmt: skip
 
 _SEMSEG_CLASSES = DATASETS["pascal"].num_classes["semseg"]
-
-
-def edges_from_label_map(label_map: np.ndarray) -> np.ndarray:
-    """float32 {0, 1} boundaries: thin(|Laplacian(label_map)| > 0)."""
-    laplacian = cv2.Laplacian(label_map.astype(np.float64), cv2.CV_64F)
-    return thin(np.abs(laplacian) > 0).astype(np.float32)
 
 
 def _label_map(root: Path, sample_id: str) -> tuple[np.ndarray, Path]:
@@ -212,3 +210,11 @@ class PascalContextDataset(FolderDataset):
         self, task: str, sample_id: str, size: tuple[int, int] | None
     ) -> tuple[np.ndarray, Path]:
         return _READERS[task](self.root, sample_id, size)
+
+    def load_eval_targets(self, sample_id: str, size: tuple[int, int]) -> dict[str, np.ndarray]:
+        """``edge_boundary_gt``: float32 {0, 1} seg2bmap boundaries of the LabelMap."""
+        if EDGE_BOUNDARY_GT not in self.spec.eval_targets:
+            return {}
+        label_map, path = _label_map(self.root, sample_id)
+        check_shape(path, label_map, size)
+        return {EDGE_BOUNDARY_GT: seg2bmap(label_map).astype(np.float32)}

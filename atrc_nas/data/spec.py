@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import get_args
 
-from atrc_nas.tasks import TaskSpec, get_task
+from atrc_nas.tasks import (
+    EDGE_BOUNDARY_GT,
+    EVAL_TARGETS,
+    BoundaryGroundTruth,
+    TaskSpec,
+    get_task,
+)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -13,7 +20,12 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Constants of one dataset. ``num_classes`` covers its classification tasks."""
+    """Constants of one dataset. ``num_classes`` covers its classification tasks.
+
+    ``eval_targets`` are the evaluation-only keys (``atrc_nas.tasks.EVAL_TARGETS``) that the
+    dataset's samples carry; ``boundary_ground_truth`` is what the edge metric scores
+    against unless its metric options choose (``"seg2bmap"`` needs ``EDGE_BOUNDARY_GT``).
+    """
 
     name: str
     tasks: tuple[str, ...]
@@ -21,6 +33,8 @@ class DatasetSpec:
     crop_size: tuple[int, int]  # (H, W) of training crops and of padded validation inputs
     edge_pos_weight: float
     boundary_tolerance: float  # maxDist as a fraction of the image diagonal
+    boundary_ground_truth: BoundaryGroundTruth = "label"
+    eval_targets: tuple[str, ...] = ()
     depth_bins: int = 40
     depth_range: tuple[float, float] = (0.7, 10.0)  # metres, for the log-spaced aux bins
     normals_clusters: int = 40
@@ -36,6 +50,17 @@ class DatasetSpec:
             for ch in (spec.final_channels, spec.aux_channels):
                 if ch == "classes" and task not in self.num_classes:
                     raise ValueError(f"dataset {self.name!r}: num_classes lacks task {task!r}")
+        for key in self.eval_targets:
+            if EVAL_TARGETS.get(key) not in self.tasks:
+                raise ValueError(f"dataset {self.name!r}: evaluation target {key!r} is not "
+                                 f"one of {sorted(EVAL_TARGETS)} or its task is missing")
+        if self.boundary_ground_truth not in get_args(BoundaryGroundTruth):
+            raise ValueError(f"dataset {self.name!r}: boundary_ground_truth must be one of "
+                             f"{get_args(BoundaryGroundTruth)}, got {self.boundary_ground_truth!r}")
+        if (self.boundary_ground_truth == "seg2bmap" and "edge" in self.tasks
+                and EDGE_BOUNDARY_GT not in self.eval_targets):
+            raise ValueError(f"dataset {self.name!r}: boundary_ground_truth 'seg2bmap' needs "
+                             f"the evaluation target {EDGE_BOUNDARY_GT!r}")
 
     def task_specs(self) -> list[TaskSpec]:
         return [get_task(t) for t in self.tasks]
@@ -68,7 +93,8 @@ class DatasetSpec:
             raise KeyError(
                 f"dataset {self.name!r} has no task(s) {unknown}; available: {list(self.tasks)}"
             )
-        return replace(self, tasks=tuple(tasks))
+        kept = tuple(k for k in self.eval_targets if EVAL_TARGETS[k] in tasks)
+        return replace(self, tasks=tuple(tasks), eval_targets=kept)
 
 
 SYNTHETIC_CLASSES = 8  # floor, wall and 6 object classes, see data/synthetic/__init__.py
@@ -85,6 +111,9 @@ DATASETS: dict[str, DatasetSpec] = {
             name="pascal", tasks=("semseg", "human_parts", "sal", "normals", "edge"),
             num_classes={"semseg": 21, "human_parts": 7, "sal": 2}, crop_size=(512, 512),
             edge_pos_weight=0.95, boundary_tolerance=0.0075, lr=0.005,
+            # SEISM scored the published numbers against seg2bmap(LabelMap), not against
+            # the thinned Laplacian edges the network trains on (docs/boundary_metric.md)
+            boundary_ground_truth="seg2bmap", eval_targets=(EDGE_BOUNDARY_GT,),
         ),
         DatasetSpec(
             name="synthetic_nyud", tasks=("semseg", "depth", "normals", "edge"),

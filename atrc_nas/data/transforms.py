@@ -5,7 +5,8 @@ docs/conventions.md) and a ``numpy.random.Generator``; it returns a new dict and
 mutates its input. Which keys are labels, how they are resized and which value pads them
 come from the task registry; the only per-task code is the geometric meaning of a label
 (depth shrinks when the image is enlarged, normals' x flips with the image), kept in
-``GEOMETRY``.
+``GEOMETRY``. Evaluation targets (``atrc_nas.tasks.EVAL_TARGETS``) follow the rules of
+their task's label; the training pipeline drops them first.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 
 from atrc_nas.data.io import Sample
 from atrc_nas.data.spec import DatasetSpec
-from atrc_nas.tasks import IGNORE_INDEX, TASKS, TaskSpec
+from atrc_nas.tasks import EVAL_TARGETS, IGNORE_INDEX, TASKS, TaskSpec, label_task
 
 Step = Callable[[Sample, np.random.Generator], Sample]
 
@@ -56,17 +57,23 @@ GEOMETRY: dict[str, Geometry] = {
 _NO_GEOMETRY = Geometry()
 
 
-def pad_value(task: str) -> float:
-    """The value that padding writes into a task's label (depth 0, else the ignore value)."""
-    geometry = GEOMETRY.get(task, _NO_GEOMETRY)
-    return TASKS[task].ignore_value if geometry.pad_value is None else geometry.pad_value
+def pad_value(key: str) -> float:
+    """The value that padding writes into a label (depth 0, else the ignore value); ``key``
+    is a task or an evaluation target."""
+    task = label_task(key)
+    if task is None:
+        raise KeyError(f"{key!r} is neither a task nor an evaluation target")
+    geometry = GEOMETRY.get(task.name, _NO_GEOMETRY)
+    return task.ignore_value if geometry.pad_value is None else geometry.pad_value
 
 
 def label_items(sample: Sample) -> Iterator[tuple[str, TaskSpec]]:
-    """The label entries of a sample: every key that names a registered task."""
+    """The label entries of a sample: every key that names a registered task or an
+    evaluation target, with the task whose rules apply to it."""
     for key in sample:
-        if key in TASKS:
-            yield key, TASKS[key]
+        task = label_task(key)
+        if task is not None:
+            yield key, task
 
 
 def _map_arrays(
@@ -116,7 +123,7 @@ class RandomScale:
 
         def resize_label(name: str, task: TaskSpec, label: np.ndarray) -> np.ndarray:
             out = cv2.resize(label, size, interpolation=_CV2_INTERPOLATION[task.interpolation])
-            hook = GEOMETRY.get(name, _NO_GEOMETRY).rescale
+            hook = GEOMETRY.get(task.name, _NO_GEOMETRY).rescale
             return out if hook is None else hook(out, scale)
 
         return _map_arrays(
@@ -173,7 +180,7 @@ class RandomHorizontalFlip:
 
         def mirror_label(name: str, task: TaskSpec, label: np.ndarray) -> np.ndarray:
             out = np.ascontiguousarray(label[:, ::-1])
-            hook = GEOMETRY.get(name, _NO_GEOMETRY).mirror
+            hook = GEOMETRY.get(task.name, _NO_GEOMETRY).mirror
             return out if hook is None else hook(out)
 
         return _map_arrays(sample, lambda img: np.ascontiguousarray(img[:, ::-1]), mirror_label)
@@ -303,11 +310,21 @@ class ToTensor:
         return out
 
 
+@dataclass(frozen=True)
+class DropEvalTargets:
+    """Remove the evaluation targets: training never reads them, so they are not augmented."""
+
+    def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
+        return {key: value for key, value in sample.items() if key not in EVAL_TARGETS}
+
+
 def train_transform(spec: DatasetSpec, crop_size: tuple[int, int] | None = None) -> Compose:
-    """The reference training pipeline: scale, crop, flip, photometric, normalise, pad."""
+    """The reference training pipeline: scale, crop, flip, photometric, normalise, pad
+    (evaluation targets dropped first)."""
     crop = tuple(crop_size or spec.crop_size)
     return Compose(
         [
+            DropEvalTargets(),
             RandomScale(spec.scale_range),
             RandomCrop(crop),
             RandomHorizontalFlip(),

@@ -4,16 +4,18 @@ with SEISM."""
 from __future__ import annotations
 
 import math
+from typing import Annotated, get_args
 
 import numpy as np
 import torch
+from pydantic import Field
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_flow
 from torchmetrics import Metric
 
+from atrc_nas.boundary_maps import thin
 from atrc_nas.metrics.base import check_inputs, f_measure
-from atrc_nas.metrics.thinning import thin
-from atrc_nas.tasks import IGNORE_INDEX
+from atrc_nas.tasks import EDGE_BOUNDARY_GT, IGNORE_INDEX, BoundaryGroundTruth
 
 _THIN_BUDGET = 1 << 24  # pixels thinned at once (thresholds x image), bounds the memory
 
@@ -136,11 +138,18 @@ def image_counts(
 class BoundaryFMeasure(Metric):
     """odsF x100 (one threshold for the whole set) and OIS F x100 (best per image).
 
-    ``update(preds, target)``: edge probabilities ``[B, 1, H, W]`` and labels
+    ``update(preds, target)``: edge probabilities ``[B, 1, H, W]`` and GT boundary maps
     ``[B, 1, H, W]`` in {0, 1, 255}. At each threshold t the map ``p >= t`` is thinned
     and matched one-to-one to the GT edge pixels within ``tolerance x diagonal``.
     States are per-threshold counts (and the counts of each image's best threshold for
     OIS), so they sum across processes. Runs on the CPU.
+
+    ``ground_truth`` says which map of the batch is the GT; ``MultiTaskEvaluator`` feeds
+    ``batch[target_key or task]``. ``"label"``: the task's label (for PASCAL the thinned
+    Laplacian edges the network trains on); ``"seg2bmap"``: ``EDGE_BOUNDARY_GT``, the
+    seg2bmap boundaries of the label map that SEISM scores against. ``build_metric``
+    passes the dataset's choice (``DatasetSpec.boundary_ground_truth``) unless the metric
+    options name one.
     """
 
     is_differentiable = False
@@ -152,11 +161,23 @@ class BoundaryFMeasure(Metric):
     gt: torch.Tensor
     ois_counts: torch.Tensor
 
-    def __init__(self, tolerance: float, num_thresholds: int = 99, **kwargs) -> None:
+    def __init__(
+        self,
+        tolerance: float,
+        num_thresholds: Annotated[int, Field(ge=1)] = 99,
+        ground_truth: BoundaryGroundTruth = "label",
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         if tolerance <= 0:
             raise ValueError(f"BoundaryFMeasure: tolerance must be > 0, got {tolerance}")
+        if ground_truth not in get_args(BoundaryGroundTruth):
+            raise ValueError(f"BoundaryFMeasure: ground_truth must be one of "
+                             f"{get_args(BoundaryGroundTruth)}, got {ground_truth!r}")
         self.tolerance = tolerance
+        self.ground_truth = ground_truth
+        # the batch key of the GT maps; None: the task's own label
+        self.target_key: str | None = EDGE_BOUNDARY_GT if ground_truth == "seg2bmap" else None
         self.thresholds = edge_thresholds(num_thresholds)
         n = len(self.thresholds)
         for name in ("matched_pred", "pred", "matched_gt", "gt"):

@@ -18,8 +18,11 @@ class MultiTaskEvaluator(nn.Module):
 
     ``update(outputs, batch)`` takes the raw final predictions ``{task: [B, K, H, W]}`` at
     label resolution and the batch holding each task's labels; it applies
-    ``TaskSpec.to_output`` itself. ``compute()`` returns flat keys ``"<task>/<metric>"``
-    (the boundary metric adds ``"edge/oisf"`` next to ``"edge/odsf"``).
+    ``TaskSpec.to_output`` itself. A metric whose ``target_key`` is set is fed that batch
+    entry instead of the task's label (the boundary metric with ``ground_truth="seg2bmap"``
+    reads ``edge_boundary_gt``); the dataset must list it in ``DatasetSpec.eval_targets``.
+    ``compute()`` returns flat keys ``"<task>/<metric>"`` (the boundary metric adds
+    ``"edge/oisf"`` next to ``"edge/odsf"``).
     ``metric_options`` maps a task to keyword arguments of its metric class.
     """
 
@@ -40,16 +43,29 @@ class MultiTaskEvaluator(nn.Module):
             task: build_metric(dataset_spec, task, **options.get(task, {}))
             for task in self.tasks
         })
+        self.target_keys = {
+            task: getattr(metric, "target_key", None) or task
+            for task, metric in self.metrics.items()
+        }
+        for task, key in self.target_keys.items():
+            if key != task and key not in dataset_spec.eval_targets:
+                raise KeyError(
+                    f"task {task!r}: its metric reads {key!r} from the batch, which dataset "
+                    f"{dataset_spec.name!r} does not provide (its evaluation targets: "
+                    f"{list(dataset_spec.eval_targets)}); choose another metric option"
+                )
 
     @torch.no_grad()
     def update(self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, Any]) -> None:
         for task, metric in self.metrics.items():
-            for what, holder in (("outputs", outputs), ("batch", batch)):
-                if task not in holder:
-                    raise KeyError(f"MultiTaskEvaluator: {what} lack task {task!r} "
+            key = self.target_keys[task]
+            for what, holder, name in (("outputs", outputs, task), ("batch", batch, key)):
+                if name not in holder:
+                    what_name = f"task {task!r}" if name == task else f"{name!r} (task {task!r})"
+                    raise KeyError(f"MultiTaskEvaluator: {what} lack {what_name} "
                                    f"(they hold {sorted(holder)})")
             try:
-                metric.update(get_task(task).to_output(outputs[task]), batch[task])
+                metric.update(get_task(task).to_output(outputs[task]), batch[key])
             except ValueError as err:
                 raise ValueError(f"task {task!r}: {err}") from err
 

@@ -25,23 +25,36 @@ from atrc_nas.models.genotype import Genotype, resolve_genotype
 GenotypeRef = Genotype | str | Path
 
 
+def _no_check(spec: DatasetSpec, **options: Any) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class NetworkEntry:
-    """``build(backbone, spec, genotype, **options)``; ``options`` lists accepted keys."""
+    """``build(backbone, spec, genotype, **options)``; ``options`` lists accepted keys and
+    ``check(spec, **options)`` raises ValueError for bad values, without building."""
 
     build: Callable[..., nn.Module]
     uses_genotype: bool = False
     options: tuple[str, ...] = ()
+    check: Callable[..., None] = _no_check
 
 
-def _single_task(backbone: nn.Module, spec: DatasetSpec, genotype: None,
-                 task: str | None = None) -> nn.Module:
+def _single_task_name(spec: DatasetSpec, task: str | None = None) -> str:
     if task is None:
         if len(spec.tasks) != 1:
             raise ValueError(f"network 'single_task' needs option task=... (one of "
                              f"{list(spec.tasks)}) for dataset {spec.name!r}")
-        task = spec.tasks[0]
-    return MultiTaskBaseline(backbone, spec.with_tasks([task]))
+        return spec.tasks[0]
+    if task not in spec.tasks:
+        raise ValueError(f"network 'single_task': task {task!r} is not one of the run's tasks "
+                         f"{list(spec.tasks)}")
+    return task
+
+
+def _single_task(backbone: nn.Module, spec: DatasetSpec, genotype: None,
+                 task: str | None = None) -> nn.Module:
+    return MultiTaskBaseline(backbone, spec.with_tasks([_single_task_name(spec, task)]))
 
 
 def _atrc(backbone: nn.Module, spec: DatasetSpec, genotype: GenotypeRef | None) -> nn.Module:
@@ -60,11 +73,14 @@ def _fixed(name: str, diagonal: str | None = None) -> NetworkEntry:
         diag = OpChoice(diagonal) if diagonal else None
         return ATRCNetwork(backbone, spec, Genotype.uniform(spec.tasks, op, diagonal=diag))
 
-    return NetworkEntry(build, options=tuple(get_context_op(name).params))
+    def check(spec: DatasetSpec, **params: Any) -> None:
+        OpChoice(name, params)
+
+    return NetworkEntry(build, options=tuple(get_context_op(name).params), check=check)
 
 
 NETWORKS: dict[str, NetworkEntry] = {
-    "single_task": NetworkEntry(_single_task, options=("task",)),
+    "single_task": NetworkEntry(_single_task, options=("task",), check=_single_task_name),
     "multi_task": NetworkEntry(lambda backbone, spec, genotype: MultiTaskBaseline(backbone,
                                                                                  spec)),
     "atrc": NetworkEntry(_atrc, uses_genotype=True),
@@ -74,6 +90,21 @@ NETWORKS: dict[str, NetworkEntry] = {
     "fixed_slabel": _fixed("s_label", diagonal="t_label"),
     "padnet": NetworkEntry(lambda backbone, spec, genotype: PADNet(backbone, spec)),
 }
+
+
+def check_network_options(name: str, dataset_spec: DatasetSpec,
+                          options: dict[str, Any]) -> NetworkEntry:
+    """The entry of network ``name`` once ``options`` are known to suit it (ValueError
+    otherwise); nothing is built."""
+    entry = NETWORKS.get(name)
+    if entry is None:
+        raise ValueError(f"unknown network {name!r}; known networks: {', '.join(NETWORKS)}")
+    unknown = sorted(set(options) - set(entry.options))
+    if unknown:
+        raise ValueError(f"network {name!r} has no option(s) {unknown}; its options: "
+                         f"{', '.join(entry.options) or 'none'}")
+    entry.check(dataset_spec, **options)
+    return entry
 
 
 def build_network(
@@ -87,13 +118,7 @@ def build_network(
     or a built module with ``out_channels``; ``genotype`` only for ``atrc``; ``kwargs`` are
     the network's options (see the module docstring).
     """
-    entry = NETWORKS.get(name)
-    if entry is None:
-        raise ValueError(f"unknown network {name!r}; known networks: {', '.join(NETWORKS)}")
-    unknown = sorted(set(kwargs) - set(entry.options))
-    if unknown:
-        raise ValueError(f"network {name!r} has no option(s) {unknown}; its options: "
-                         f"{', '.join(entry.options) or 'none'}")
+    entry = check_network_options(name, dataset_spec, kwargs)
     if genotype is not None and not entry.uses_genotype:
         raise ValueError(f"network {name!r} takes no genotype (only 'atrc' does)")
     if isinstance(backbone, str):

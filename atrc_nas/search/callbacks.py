@@ -18,7 +18,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 
-from atrc_nas.fileio import atomic_write_bytes, atomic_write_text
+from atrc_nas.fileio import atomic_write_bytes, atomic_write_text, strict_json
 from atrc_nas.search.module import SearchModule
 
 GENOTYPE_FILE = "atrc_genotype.json"
@@ -114,4 +114,4 @@ class SearchArtifacts(pl.Callback):
         plot_history(records, self.run_dir / HISTORY_PLOT)
 
     def _write_history(self, records: list[dict[str, Any]]) -> None:
-        atomic_write_text(self.history_path, "".join(json.dumps(r) + "\n" for r in records))
+        atomic_write_text(self.history_path, "".join(strict_json(r) + "\n" for r in records))

@@ -14,6 +14,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
+from atrc_nas.config import ConfigError
 from atrc_nas.data.spec import DatasetSpec
 from atrc_nas.metrics import MultiTaskEvaluator
 from atrc_nas.search.arch import Architecture
@@ -22,7 +23,7 @@ from atrc_nas.search.config import SearchOptimConfig
 from atrc_nas.search.schedules import Schedule
 from atrc_nas.search.supernet import SearchNetwork
 from atrc_nas.training.module import sgd_with_poly
-from atrc_nas.training.objective import MultiTaskObjective
+from atrc_nas.training.objective import MultiTaskObjective, ensure_finite
 
 CHECKPOINT_KEY = "search"
 
@@ -87,6 +88,10 @@ class SearchModule(pl.LightningModule):
                 loss = loss + penalty
                 stats["search/budget_penalty"] = penalty.detach()
                 stats["train/loss"] = loss.detach()
+        terms = {**parts, "entropy": entropy}
+        if "search/budget_penalty" in stats:
+            terms["budget_penalty"] = stats["search/budget_penalty"]
+        ensure_finite(step, loss, terms)
         return loss, stats
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
@@ -149,12 +154,14 @@ class SearchModule(pl.LightningModule):
         state = checkpoint[CHECKPOINT_KEY]
         saved = {k: tuple(v) if isinstance(v, list) else v for k, v in state["schedule"].items()}
         if saved != self.schedule.as_dict():
-            raise ValueError(f"the checkpoint's search schedule {saved} differs from this "
-                             f"run's {self.schedule.as_dict()}; resume with the same config")
+            raise ConfigError(f"--resume: the checkpoint's search schedule {saved} differs "
+                              f"from this run's {self.schedule.as_dict()} (the search space "
+                              "file's schedule changed?); resume with the same settings")
         ours = [[str(op) for op in ops] for ops in self.arch.candidates]
         if state["candidates"] != ours:
-            raise ValueError(f"the checkpoint was searched over a different search space: "
-                             f"{_first_difference(state['candidates'], ours, self.arch.pairs)}")
+            raise ConfigError(f"--resume: the checkpoint was searched over a different search "
+                              f"space: "
+                              f"{_first_difference(state['candidates'], ours, self.arch.pairs)}")
         self.arch.set_rng_state(state["gumbel_rng"])
         self.ops_run_total = state["ops_run_total"]
         self.ops_full_total = state["ops_full_total"]

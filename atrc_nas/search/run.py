@@ -17,11 +17,11 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from atrc_nas.config import ConfigError, to_dict
 from atrc_nas.data.datamodule import MultiTaskDataModule
 from atrc_nas.fileio import atomic_write_json
 from atrc_nas.models.backbones import create_backbone
 from atrc_nas.models.genotype import Genotype
+from atrc_nas.run_dir import CHECKPOINT_DIR, check_run_dir, write_config
 from atrc_nas.search.arch import Architecture
 from atrc_nas.search.budget import Budget, HeadCostModel
 from atrc_nas.search.callbacks import SearchArtifacts
@@ -31,11 +31,9 @@ from atrc_nas.search.report import REPORT_FILE, backbone_flops, format_report, s
 from atrc_nas.search.schedules import Schedule
 from atrc_nas.search.space_io import load_space
 from atrc_nas.search.supernet import SearchNetwork
-from atrc_nas.training.run import build_datamodule
+from atrc_nas.training.run import build_datamodule, lightning_trainer
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT_DIR = "checkpoints"
 
 
 @dataclass
@@ -80,7 +78,7 @@ def build_trainer(cfg: SearchConfig, run_dir: Path,
     checkpoint = ModelCheckpoint(dirpath=run_dir / CHECKPOINT_DIR, filename="step{step}",
                                  auto_insert_metric_name=False, save_last=True, save_top_k=1,
                                  save_on_train_epoch_end=False)
-    return pl.Trainer(
+    return lightning_trainer(
         accelerator=t.accelerator, devices=1, precision=t.precision,
         max_steps=cfg.optim.max_steps, max_epochs=-1, check_val_every_n_epoch=1,
         log_every_n_steps=t.log_every_n_steps, limit_val_batches=t.limit_val_batches,
@@ -94,22 +92,21 @@ def build_trainer(cfg: SearchConfig, run_dir: Path,
 
 def run_search(cfg: SearchConfig, resume: bool = False,
                callbacks: list[pl.Callback] | None = None) -> SearchResult:
-    """Search, then write ``search_report.json``; ``resume`` continues from last.ckpt."""
-    run_dir = Path(cfg.output_dir) / cfg.name
-    last = run_dir / CHECKPOINT_DIR / "last.ckpt"
-    if last.exists() and not resume:
-        raise ConfigError(f"{run_dir} already holds a search (found {last}); pass --resume to "
-                          "continue it or choose another name (name=...)")
+    """Search, then write ``search_report.json``; ``resume`` continues from the last intact
+    checkpoint (same result-changing settings only). A loss that turns NaN/inf stops the
+    search with a DivergenceError: no report, and no genotype derived after it."""
+    run_dir = cfg.run_dir
+    checkpoint = check_run_dir(run_dir, cfg, resume)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    setup = build_search(cfg)
-    atomic_write_json(run_dir / "config.json", to_dict(cfg))
     trainer = build_trainer(cfg, run_dir, callbacks)
+    setup = build_search(cfg)
+    write_config(run_dir, cfg)
     with warnings.catch_warnings():
         # The step-keyed sampler makes a mid-period resume exact; Lightning cannot tell.
         warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended "
                                 "before the epoch ended")
-        trainer.fit(setup.module, datamodule=setup.data,
-                    ckpt_path=str(last) if resume and last.exists() else None)
+        trainer.fit(setup.module, datamodule=setup.data, ckpt_path=checkpoint,
+                    weights_only=True)
     module = setup.module
     genotype = module.arch.genotype(trainer.global_step)
     report = search_report(genotype, module.cost_model, module.budget, setup.input_size,

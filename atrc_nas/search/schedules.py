@@ -41,8 +41,7 @@ class Schedule:
         (the space file's defaults first, then the experiment config)."""
         values: dict[str, object] = {}
         for layer in layers:
-            values.update({f.name: getattr(layer, f.name) for f in fields(layer)
-                           if getattr(layer, f.name) is not None})
+            values.update(layer.model_dump(exclude_none=True))
         return cls(max_steps, **values)  # type: ignore[arg-type]
 
     def as_dict(self) -> dict[str, object]:

@@ -17,11 +17,13 @@ offered on the diagonal (s-label) are dropped there. Errors name the file and th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atrc_nas.config import ConfigError, from_dict, read_yaml
+from pydantic import Field
+
+from atrc_nas.config import ConfigError, Section, parse_config, read_yaml
 from atrc_nas.models.context import OpChoice
 from atrc_nas.models.space import SearchSpace, SearchSpaceError
 from atrc_nas.search.config import ScheduleConfig
@@ -30,19 +32,19 @@ SPACES_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
 SEARCHED = "searched"
 
 
-@dataclass
-class PairsDeclaration:
-    diagonal: str = SEARCHED
-    fixed: dict[str, dict[str, Any]] = field(default_factory=dict)
+class PairsDeclaration(Section):
+    diagonal: Any = SEARCHED
+    """``searched``, or an op that pins every (t, t) pair."""
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    """{target: {source: op}} pins single pairs (not searched)."""
 
 
-@dataclass
-class SpaceFile:
+class SpaceFile(Section):
     name: str
     candidates: list[Any]
     description: str = ""
-    pairs: PairsDeclaration = field(default_factory=PairsDeclaration)
-    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    pairs: PairsDeclaration = Field(default_factory=PairsDeclaration)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ def resolve_space_path(ref: str | Path) -> Path:
 def load_space(ref: str | Path) -> SpaceDeclaration:
     """Read and validate a search-space file (by path or by name in ``search_spaces/``)."""
     path = resolve_space_path(ref)
-    raw = from_dict(SpaceFile, read_yaml(path), source=str(path))
+    raw = parse_config(SpaceFile, read_yaml(path), source=str(path))
     if not raw.candidates:
         raise ConfigError(f"{path}: candidates: the list is empty")
     candidates = tuple(parse_op(op, f"{path}: candidates[{i}]")

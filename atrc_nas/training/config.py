@@ -1,89 +1,315 @@
-"""Schema of a single-run training config (``python -m atrc_nas.train CONFIG``)."""
+"""Schema of a single-run training config (``python -m atrc_nas.train CONFIG``).
+
+The data, backbone and runner sections are shared with the search and experiment
+schemas. Every value is checked when the config loads: ranges, names against the
+registries (datasets, tasks, backbones, networks, strategies), each dataset's and each
+metric's options against the schemas read off their constructors, and the cross-field
+rules (tasks of the dataset, a genotype over the run's tasks, a run length of whole
+validation periods).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, ValidationError
+
+from atrc_nas.config import RESULT_NEUTRAL, Issue, Section
+from atrc_nas.config.schema import (
+    BatchLimit,
+    Momentum,
+    Name,
+    NonEmptyStr,
+    NonNegativeFloat,
+    NonNegativeInt,
+    OpenFraction,
+    PositiveFloat,
+    PositiveInt,
+    Seed,
+    Size,
+    one_of,
+)
+from atrc_nas.data.builders import DATASET_BUILDERS
+from atrc_nas.data.spec import DatasetSpec, get_dataset_spec
+from atrc_nas.models.backbones import list_backbones
+from atrc_nas.models.registry import NETWORKS, check_network_options
+from atrc_nas.tasks import TASKS
+
+DatasetName = one_of("dataset", lambda: DATASET_BUILDERS)
+TaskName = one_of("task", lambda: TASKS)
+BackboneName = one_of("backbone", list_backbones)
 
 
-def require_whole_periods(max_steps: int, val_every_n_steps: int) -> None:
-    """Runs are cut into validation periods (one Lightning epoch each, see
-    ``atrc_nas.data.samplers.StepSampler``): the run length must be a whole number of them."""
-    if val_every_n_steps < 1:
-        raise ValueError(f"trainer.val_every_n_steps must be >= 1, got {val_every_n_steps}")
-    if max_steps % val_every_n_steps:
-        raise ValueError(
-            f"optim.max_steps ({max_steps}) must be a multiple of trainer.val_every_n_steps "
-            f"({val_every_n_steps}): validation, checkpoints (and a search's genotype) come "
-            "every val_every_n_steps"
-        )
+def _expand_env(value: Any) -> Any:
+    """``${NAME}`` in a path is the environment variable NAME (an unset one is an error)."""
+    if not isinstance(value, str):
+        return value
+
+    def lookup(match: re.Match[str]) -> str:
+        name = match[1]
+        if name not in os.environ:
+            raise ValueError(f"environment variable {name} is not set (it is named in "
+                             f"{value!r}); export it or give the path itself")
+        return os.environ[name]
+
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lookup, value)
 
 
-@dataclass
-class DataConfig:
-    dataset: str = "synthetic_nyud"
-    root: str | None = None
-    tasks: list[str] | None = None
-    batch_size: int = 8
-    eval_batch_size: int | None = None
-    num_workers: int = 0
-    val_fraction: float = 0.1
-    crop_size: tuple[int, int] | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+PathText = Annotated[str, BeforeValidator(_expand_env), Field(min_length=1)]
 
 
-@dataclass
-class ModelConfig:
-    network: str = "atrc"
-    backbone: str = "hrnet18s"
-    pretrained: str | None = None
-    genotype: str | None = None  # a genotype JSON file, or "published:<name>"
-    options: dict[str, Any] = field(default_factory=dict)
+def section_issues(model: type[Section], values: Mapping[str, Any] | None,
+                   loc: tuple[Any, ...]) -> list[Issue]:
+    """Errors of validating ``values`` against ``model``, located under ``loc``."""
+    try:
+        model.model_validate(dict(values or {}))
+    except ValidationError as err:
+        return [((*loc, *e["loc"]), _short(e), e.get("input")) for e in err.errors()]
+    return []
 
 
-@dataclass
-class OptimConfig:
-    lr: float | None = None  # None: the dataset's reference learning rate
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    poly_power: float = 0.9
-    max_steps: int = 40000
-    grad_clip: float | None = None
+def _short(error: Mapping[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown option"
+    return str(error["msg"]).replace("Input should be", "must be").replace("Value error, ", "")
 
 
-@dataclass
-class TrainerConfig:
-    accelerator: str = "auto"
-    devices: int | str = 1
-    strategy: str = "auto"
+class DataConfig(Section):
+    """Which data, how it is batched and split."""
+
+    dataset: DatasetName = "synthetic_nyud"
+    root: PathText | None = None
+    """Folder holding the dataset (real datasets; ``${VAR}`` reads an environment
+    variable). For the synthetic ones: the cache folder (default ``$ATRC_NAS_CACHE``)."""
+    tasks: Annotated[list[TaskName], Field(min_length=1)] | None = None
+    """A subset of the dataset's tasks, in this order (default: all of them)."""
+    batch_size: PositiveInt = 8
+    eval_batch_size: PositiveInt | None = None
+    num_workers: Annotated[NonNegativeInt, RESULT_NEUTRAL] = 0
+    val_fraction: OpenFraction = 0.1
+    """Fraction of the train split carved out for validation (selection decisions)."""
+    crop_size: Size | None = None
+    """(H, W) of training crops and padded evaluation inputs (default: the dataset's)."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Options of the dataset class (synthetic: num_images, image_size, seed,
+    local_structure, num_workers); checked against its constructor."""
+
+    def issues(self) -> list[Issue]:
+        entry = DATASET_BUILDERS[self.dataset]
+        found: list[Issue] = []
+        full = get_dataset_spec(self.dataset).tasks
+        if self.tasks is not None:
+            for i, task in enumerate(self.tasks):
+                if task not in full:
+                    found.append((("tasks", i), f"dataset {self.dataset!r} has no task "
+                                  f"{task!r}; its tasks: {', '.join(full)}", task))
+                elif task in self.tasks[:i]:
+                    found.append((("tasks", i), "listed twice", task))
+        if entry.needs_root:
+            if self.root is None:
+                found.append((("root",), f"dataset {self.dataset!r} needs data.root (or an "
+                              f"override data.root=DIR): {entry.how_to_get}", None))
+            elif not Path(self.root).is_dir():
+                found.append((("root",), f"no such folder; {entry.how_to_get}", self.root))
+        found += section_issues(entry.options_model, self.options, ("options",))
+        return found
+
+    def spec(self) -> DatasetSpec:
+        """The dataset spec restricted to the configured tasks."""
+        spec = get_dataset_spec(self.dataset)
+        return spec if self.tasks is None else spec.with_tasks(tuple(self.tasks))
+
+
+class BackboneConfig(Section):
+    backbone: BackboneName = "hrnet18s"
+    pretrained: PathText | None = None
+    """A local ImageNet checkpoint of the backbone (OpenMMLab or timm layout)."""
+
+    def issues(self) -> list[Issue]:
+        if self.pretrained is not None and not Path(self.pretrained).is_file():
+            return [(("pretrained",), "no such file (nothing is downloaded at run time: put "
+                     "the checkpoint on disk, see README 'Pretrained backbones')",
+                     self.pretrained)]
+        return []
+
+
+class ModelConfig(BackboneConfig):
+    network: one_of("network", lambda: NETWORKS) = "multi_task"  # type: ignore[valid-type]
+    genotype: str | None = None
+    """A genotype JSON file or ``published:<name>`` (network ``atrc`` only)."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """The network's options, e.g. ``task`` of single_task, ``kernel_size`` of fixed_local."""
+
+    def issues(self) -> list[Issue]:
+        found = super().issues()
+        uses = NETWORKS[self.network].uses_genotype
+        if uses and self.genotype is None:
+            found.append((("genotype",), f"network {self.network!r} needs a genotype (a JSON "
+                          "file or published:nyud_hrnet18s)", None))
+        if not uses and self.genotype is not None:
+            found.append((("genotype",), f"network {self.network!r} takes no genotype (only "
+                          "'atrc' does); set model.genotype=null", self.genotype))
+        return found
+
+    def run_issues(self, spec: DatasetSpec) -> list[Issue]:
+        """Checks against the run's tasks (located from the config root)."""
+        from atrc_nas.models.genotype import resolve_genotype
+
+        found: list[Issue] = []
+        try:
+            check_network_options(self.network, spec, self.options)
+        except (ValueError, KeyError) as err:
+            found.append((("model", "options"), str(err).strip("'\""), self.options))
+        if self.genotype is not None and NETWORKS[self.network].uses_genotype:
+            try:
+                resolve_genotype(self.genotype, spec.tasks)
+            except (ValueError, KeyError, OSError) as err:
+                found.append((("model", "genotype"), str(err).strip("'\""), self.genotype))
+        return found
+
+
+class OptimConfig(Section):
+    lr: PositiveFloat | None = None
+    """Learning rate of the weights (SGD); None: the dataset's reference rate."""
+    momentum: Momentum = 0.9
+    weight_decay: NonNegativeFloat = 5e-4
+    poly_power: NonNegativeFloat = 0.9
+    max_steps: PositiveInt = 40000
+    grad_clip: PositiveFloat | None = None
+    """Global gradient-norm clip; None: off."""
+
+
+def _devices(value: Any) -> Any:
+    ok = (value == "auto" or value == -1
+          or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+          or (isinstance(value, list) and value
+              and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                      for v in value)))
+    if not ok:
+        raise ValueError("must be a device count >= 1, -1 (all), 'auto' or a list of device "
+                         "indices such as [0, 1]")
+    return value
+
+
+Devices = Annotated[int | str | list[int], BeforeValidator(_devices)]
+
+
+def _strategies() -> list[str]:
+    from lightning.pytorch.strategies import StrategyRegistry
+
+    return ["auto", *StrategyRegistry.available_strategies()]
+
+
+class RunnerConfig(Section):
+    """What both training and search runs share about the Lightning loop."""
+
+    accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
+    val_every_n_steps: PositiveInt = 1000
+    """Validation (and checkpoint) period in steps; one Lightning epoch each."""
+    log_every_n_steps: Annotated[PositiveInt, RESULT_NEUTRAL] = 50
+    limit_val_batches: BatchLimit = 1.0
+    """Validation batches per period: a count, or a fraction of the split."""
+    progress_bar: Annotated[bool, RESULT_NEUTRAL] = True
+
+
+MetricOptions = dict[str, dict[str, Any]]
+
+
+class TrainerConfig(RunnerConfig):
+    devices: Devices = 1
+    strategy: one_of("strategy", _strategies) = "auto"  # type: ignore[valid-type]
     precision: Literal["32-true", "bf16-mixed", "16-mixed", "64-true"] = "32-true"
     channels_last: bool = False
-    val_every_n_steps: int = 1000
-    log_every_n_steps: int = 50
-    limit_val_batches: int | float = 1.0
-    save_edge_predictions: bool = True
-    progress_bar: bool = True
-    # Which validation number picks the best checkpoint: "loss" (total loss), "primary" (the
-    # primary metric of a single-task run, in its direction) or "delta_m" (Delta_m against
-    # ``single_task_references``: task -> primary validation metric of the single-task run).
+    save_edge_predictions: Annotated[bool, RESULT_NEUTRAL] = True
     select_by: Literal["loss", "primary", "delta_m"] = "loss"
-    single_task_references: dict[str, float] = field(default_factory=dict)
-    # Per-task metric options (task -> keyword arguments of its metric), e.g. fewer
-    # boundary thresholds during validation: {edge: {num_thresholds: 19}}. Empty: the
-    # reference protocol (99 edge thresholds).
-    val_metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    test_metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What picks the best checkpoint: the validation loss, the primary metric of a
+    single-task run, or Delta_m against ``single_task_references``."""
+    single_task_references: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(
+        default_factory=dict)
+    """task -> primary validation metric of its single-task run (for select_by delta_m)."""
+    val_metric_options: MetricOptions = Field(default_factory=dict)
+    """task -> options of its metric in validation, e.g. {edge: {num_thresholds: 19}}."""
+    test_metric_options: MetricOptions = Field(default_factory=dict)
+    """task -> options of its metric on the test split (empty: the reference protocol)."""
 
 
-@dataclass
-class TrainConfig:
-    name: str = "run"
-    seed: int = 0
-    output_dir: str = "runs"
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+def metric_option_issues(spec: DatasetSpec, options: MetricOptions,
+                         loc: tuple[Any, ...]) -> list[Issue]:
+    """Each task named must be evaluated, its options valid for its metric, and what they
+    choose available in the dataset (e.g. the boundary ground truth)."""
+    from atrc_nas.metrics.evaluator import MultiTaskEvaluator
+    from atrc_nas.metrics.registry import metric_entry
 
-    def __post_init__(self) -> None:
-        require_whole_periods(self.optim.max_steps, self.trainer.val_every_n_steps)
+    found: list[Issue] = []
+    for task, values in options.items():
+        if task not in spec.tasks:
+            found.append(((*loc, task), f"task {task!r} is not evaluated in this run (tasks: "
+                          f"{', '.join(spec.tasks)})", task))
+            continue
+        schema_issues = section_issues(metric_entry(spec, task).options_model, values,
+                                       (*loc, task))
+        found += schema_issues
+        if not schema_issues:
+            try:
+                MultiTaskEvaluator(spec, tasks=[task], metric_options={task: values})
+            except (KeyError, ValueError) as err:
+                found.append(((*loc, task), str(err).strip("'\""), values))
+    return found
+
+
+def whole_period_issues(max_steps: int, val_every_n_steps: int) -> list[Issue]:
+    """Runs are cut into validation periods (one Lightning epoch each, see
+    ``atrc_nas.data.samplers.StepSampler``): the run length must be a whole number of them."""
+    if max_steps % val_every_n_steps:
+        return [(("optim", "max_steps"), f"must be a multiple of trainer.val_every_n_steps "
+                 f"({val_every_n_steps}): validation, checkpoints (and a search's genotype) "
+                 "come every val_every_n_steps", max_steps)]
+    return []
+
+
+class RunIdentity(Section):
+    """Where a run writes (``<output_dir>/<name>/``) and its seed."""
+
+    name: Name = "run"
+    """The run folder's name under output_dir."""
+    seed: Seed = 0
+    output_dir: Annotated[NonEmptyStr, RESULT_NEUTRAL] = "runs"
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.name
+
+
+class TrainConfig(RunIdentity):
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+
+    def issues(self) -> list[Issue]:
+        found = whole_period_issues(self.optim.max_steps, self.trainer.val_every_n_steps)
+        spec = self.data.spec()
+        found += self.model.run_issues(spec)
+        t = self.trainer
+        for key in ("val_metric_options", "test_metric_options"):
+            found += metric_option_issues(spec, getattr(t, key), ("trainer", key))
+        stray = [task for task in t.single_task_references if task not in spec.tasks]
+        if stray:
+            found.append((("trainer", "single_task_references"), f"task(s) {stray} are not "
+                          f"in this run (tasks: {', '.join(spec.tasks)})", stray))
+        if t.select_by == "primary" and len(spec.tasks) != 1:
+            found.append((("trainer", "select_by"), f"'primary' needs a single-task run, this "
+                          f"one has tasks {list(spec.tasks)}; use 'delta_m' with "
+                          "trainer.single_task_references", t.select_by))
+        if t.select_by == "delta_m":
+            missing = [task for task in spec.tasks if task not in t.single_task_references]
+            if missing:
+                found.append((("trainer", "single_task_references"), f"select_by 'delta_m' "
+                              f"needs a reference for every task; missing {missing} (task -> "
+                              "primary validation metric of its single-task run)", None))
+        return found
+

@@ -16,7 +16,7 @@ from atrc_nas.data.spec import DatasetSpec
 from atrc_nas.metrics import MultiTaskEvaluator, delta_m, primary_metrics
 from atrc_nas.tasks import get_task
 from atrc_nas.training.config import OptimConfig
-from atrc_nas.training.objective import MultiTaskObjective
+from atrc_nas.training.objective import MultiTaskObjective, ensure_finite
 
 
 def poly_lambda(max_steps: int, power: float) -> Callable[[int], float]:
@@ -94,6 +94,7 @@ class MultiTaskModule(pl.LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         outputs = self(batch["image"])
         loss, parts = self.objective(outputs, batch)
+        ensure_finite(self.global_step, loss, parts)
         batch_size = batch["image"].shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
         self.log_dict({f"train/loss/{k}": v for k, v in parts.items()}, batch_size=batch_size)
@@ -126,14 +127,15 @@ class MultiTaskModule(pl.LightningModule):
         self.test_evaluator.reset()
 
     def _save_edges(self, logits: torch.Tensor, metas: list[dict]) -> None:
-        """Write edge probabilities as 8-bit PNGs at the original size (padding removed)."""
+        """Write edge probabilities as 8-bit PNGs at the original size (padding removed),
+        truncated to 0..255 as the reference writes them."""
         assert self.edge_prediction_dir is not None
         self.edge_prediction_dir.mkdir(parents=True, exist_ok=True)
         probs = get_task("edge").to_output(logits.float())[:, 0].cpu().numpy()
         for prob, meta in zip(probs, metas, strict=True):
             top, left, height, width = meta["pad"]
             crop = prob[top:top + height, left:left + width]
-            png = np.round(crop * 255).astype(np.uint8)
+            png = np.floor(crop * 255).astype(np.uint8)
             path = self.edge_prediction_dir / f"{meta['id']}.png"
             if not cv2.imwrite(str(path), png):
                 raise OSError(f"could not write the edge prediction PNG {path}")

@@ -9,6 +9,23 @@ from atrc_nas.data.spec import DatasetSpec
 from atrc_nas.losses import build_loss
 
 
+class DivergenceError(RuntimeError):
+    """The loss became NaN or infinite: the run stops, and nothing is derived from it."""
+
+
+def ensure_finite(step: int, total: torch.Tensor, terms: dict[str, torch.Tensor]) -> None:
+    """Raise DivergenceError naming ``step`` and the non-finite terms if ``total`` is not
+    finite (one device sync per step; the terms are only inspected on failure)."""
+    if bool(torch.isfinite(total.detach())):
+        return
+    bad = {name: float(value.detach().float()) for name, value in terms.items()
+           if not bool(torch.isfinite(torch.as_tensor(value).detach()))}
+    named = ", ".join(f"{name}={value}" for name, value in bad.items()) or "none of its terms"
+    raise DivergenceError(f"the loss diverged at step {step}: loss={float(total.detach())}; "
+                          f"non-finite terms: {named}. Lower the learning rate (optim.lr), "
+                          "clip gradients (optim.grad_clip) or check the data")
+
+
 class MultiTaskObjective(nn.Module):
     """Sum over tasks of ``weight * (final loss + aux loss)``; aux only where a head exists.
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from atrc_nas.data.collate import collate
+from atrc_nas.tasks import EDGE_BOUNDARY_GT
 
 
 def tensor_sample(h: int, w: int, fill: float = 1.0, index: int = 0) -> dict:
@@ -40,6 +41,16 @@ def test_different_sizes_pad_with_ignore_values():
     assert (batch["semseg"][1, :, 3:] == 255).all()  # columns added right of the second
     assert (batch["semseg"][0, :4] == 2).all() and (batch["semseg"][1, :, :3] == 2).all()
     assert batch["meta"][1]["pad"] == (0, 0, 6, 3)
+
+
+def test_evaluation_targets_are_stacked_and_padded_with_ignore():
+    samples = [tensor_sample(4, 5) | {EDGE_BOUNDARY_GT: torch.zeros(1, 4, 5)},
+               tensor_sample(6, 3) | {EDGE_BOUNDARY_GT: torch.ones(1, 6, 3)}]
+    batch = collate(samples)
+    assert batch[EDGE_BOUNDARY_GT].shape == (2, 1, 6, 5)
+    assert (batch[EDGE_BOUNDARY_GT][0, :, 4:] == 255).all()
+    assert (batch[EDGE_BOUNDARY_GT][1, :, :, 3:] == 255).all()
+    assert (batch[EDGE_BOUNDARY_GT][0, :, :4] == 0).all()
 
 
 def test_mismatched_keys_and_unknown_keys_raise():

@@ -25,8 +25,9 @@ def make_module(tmp_path, dataset="synthetic_nyud", **kwargs) -> MultiTaskDataMo
     return module
 
 
-def assert_batch(batch: dict, tasks: tuple[str, ...], size: int, hw: tuple[int, int]) -> None:
-    assert set(batch) == {"image", "meta", *tasks}
+def assert_batch(batch: dict, tasks: tuple[str, ...], size: int, hw: tuple[int, int],
+                 eval_targets: tuple[str, ...] = ()) -> None:
+    assert set(batch) == {"image", "meta", *tasks, *eval_targets}
     assert batch["image"].shape == (size, 3, *hw) and batch["image"].dtype == torch.float32
     for task in tasks:
         channels = TASKS[task].label_channels
@@ -59,9 +60,12 @@ def test_real_dataset_fixture_batches(tmp_path, dataset, build, held_out):
     build(root)
     module = make_module(tmp_path, dataset, root=str(root), val_fraction=0.3)
     assert len(module.train_set) == 2 and len(module.val_set) == 1
+    # evaluation targets (PASCAL: edge_boundary_gt) reach validation and test, not training
+    extra = module.spec.eval_targets
     assert_batch(next(iter(module.train_dataloader())), module.spec.tasks, 2, (32, 40))
+    assert_batch(next(iter(module.val_dataloader())), module.spec.tasks, 1, (32, 40), extra)
     test = next(iter(module.test_dataloader()))
-    assert_batch(test, module.spec.tasks, len(held_out), (32, 40))
+    assert_batch(test, module.spec.tasks, len(held_out), (32, 40), extra)
     assert [m["id"] for m in test["meta"]] == list(held_out)
     assert test["meta"][0]["pad"] == (4, 4, 24, 32)
     assert module.normals_centroids.shape == (40, 3)

@@ -13,13 +13,12 @@ from fixtures import (
     write_png,
 )
 
+from atrc_nas.boundary_maps import edges_from_label_map, seg2bmap
+from atrc_nas.data.collate import collate
 from atrc_nas.data.io import DataFileError
-from atrc_nas.data.pascal import (
-    NORMALS_VALID_CLASSES,
-    PART_GROUPS,
-    PascalContextDataset,
-    edges_from_label_map,
-)
+from atrc_nas.data.pascal import NORMALS_VALID_CLASSES, PART_GROUPS, PascalContextDataset
+from atrc_nas.data.transforms import eval_transform, train_transform
+from atrc_nas.tasks import EDGE_BOUNDARY_GT
 
 
 def test_labels_decoded(tmp_path: Path):
@@ -37,7 +36,40 @@ def test_labels_decoded(tmp_path: Path):
         assert sample["normals"].dtype == np.float32
         np.testing.assert_allclose(sample["normals"], want["normals"], atol=1e-6)
         assert sample["edge"].dtype == np.float32 and sample["edge"].shape == SIZE
+        np.testing.assert_array_equal(sample["edge"], edges_from_label_map(want["label_map"]))
     assert PascalContextDataset(tmp_path, split="val").ids == list(PASCAL_VAL)
+
+
+def test_samples_carry_seg2bmap_boundaries_for_evaluation(tmp_path: Path):
+    expected = build_pascal(tmp_path)
+    ds = PascalContextDataset(tmp_path, split="val")
+    assert ds.spec.eval_targets == (EDGE_BOUNDARY_GT,)
+    assert ds.spec.boundary_ground_truth == "seg2bmap"
+    sample = ds.load_raw(0)
+    label_map = expected[PASCAL_VAL[0]]["label_map"]
+    boundary = sample[EDGE_BOUNDARY_GT]
+    assert boundary.dtype == np.float32 and boundary.shape == SIZE
+    np.testing.assert_array_equal(boundary, seg2bmap(label_map))
+    assert (boundary != sample["edge"]).any()  # not the training label
+    assert EDGE_BOUNDARY_GT not in PascalContextDataset(tmp_path, tasks=["sal"]).load_raw(0)
+
+
+def test_boundary_target_is_padded_like_a_label_and_dropped_for_training(tmp_path: Path):
+    build_pascal(tmp_path)
+    ds = PascalContextDataset(tmp_path, split="train", tasks=["semseg", "edge"])
+    raw = [ds.load_raw(i) for i in range(2)]
+    pad = (SIZE[0] + 8, SIZE[1] + 6)
+    batch = collate([eval_transform(ds.spec, pad)(s, np.random.default_rng(0)) for s in raw])
+    assert batch[EDGE_BOUNDARY_GT].shape == (2, 1, *pad)
+    assert batch[EDGE_BOUNDARY_GT].dtype == batch["edge"].dtype
+    top, left, h, w = batch["meta"][0]["pad"]
+    inside = batch[EDGE_BOUNDARY_GT][0, 0, top:top + h, left:left + w]
+    np.testing.assert_array_equal(inside.numpy(), raw[0][EDGE_BOUNDARY_GT])
+    outside = batch[EDGE_BOUNDARY_GT][0, 0].clone()
+    outside[top:top + h, left:left + w] = 255
+    assert (outside == 255).all()  # padding is ignore, as for the edge label
+    train = train_transform(ds.spec, SIZE)(raw[0], np.random.default_rng(0))
+    assert EDGE_BOUNDARY_GT not in train and "edge" in train
 
 
 def test_human_part_groups():
@@ -83,26 +115,6 @@ def test_normals_only_on_context_classes_known_to_nyud(tmp_path: Path):
     # wall, person, table, tvmonitor (added by hand) in; sky, unknown, grass out
     assert {440, 284, 397, 427} <= set(NORMALS_VALID_CLASSES.tolist())
     assert not {360, 431, 187, 0} & set(NORMALS_VALID_CLASSES.tolist())
-
-
-def _no_2x2_block(mask: np.ndarray) -> bool:
-    m = mask.astype(bool)
-    return not (m[:-1, :-1] & m[1:, :-1] & m[:-1, 1:] & m[1:, 1:]).any()
-
-
-def test_edges_from_label_map():
-    label_map = np.full((12, 16), 5, np.uint16)
-    label_map[:, 8:] = 9
-    edges = edges_from_label_map(label_map)
-    assert edges.dtype == np.float32 and set(np.unique(edges)) <= {0.0, 1.0}
-    assert (edges[:, :7] == 0).all() and (edges[:, 9:] == 0).all()
-    assert (edges[1:-1, 7:9].sum(axis=1) == 1).all()
-    single = np.zeros((12, 16), np.uint16)
-    assert edges_from_label_map(single).sum() == 0
-    single[4:8, 4:10] = 3  # a box: its contour, one pixel wide
-    edges = edges_from_label_map(single)
-    assert _no_2x2_block(edges) and edges[4:8, 4:10].sum() > 0
-    assert edges[:3].sum() == 0 and edges[9:].sum() == 0
 
 
 def test_semseg_falls_back_and_missing_names_both_places(tmp_path: Path):

@@ -9,6 +9,7 @@ import torch
 
 from atrc_nas.data.spec import get_dataset_spec
 from atrc_nas.data.transforms import (
+    DropEvalTargets,
     Normalize,
     PadToSize,
     PhotometricDistortion,
@@ -20,6 +21,7 @@ from atrc_nas.data.transforms import (
     pad_value,
     train_transform,
 )
+from atrc_nas.tasks import EDGE_BOUNDARY_GT
 
 
 def make_sample(h: int = 12, w: int = 16, seed: int = 0) -> dict:
@@ -55,6 +57,33 @@ def test_pad_value_depth_zero_else_ignore():
     assert pad_value("depth") == 0
     for task in ("semseg", "human_parts", "sal", "edge", "normals"):
         assert pad_value(task) == 255
+
+
+def test_evaluation_targets_follow_their_tasks_rules():
+    assert pad_value(EDGE_BOUNDARY_GT) == 255
+    with pytest.raises(KeyError, match="neither a task nor an evaluation target"):
+        pad_value("image")
+    sample = make_sample(12, 16)
+    sample[EDGE_BOUNDARY_GT] = sample["edge"].copy()  # must stay equal to the edge label
+    steps = [RandomScale((1.3, 1.3)), RandomCrop((10, 13)), RandomHorizontalFlip(p=1.0),
+             PadToSize((18, 20)), ToTensor()]
+    rng = np.random.default_rng(0)
+    for step in steps:
+        sample = step(sample, rng)
+        np.testing.assert_array_equal(np.asarray(sample[EDGE_BOUNDARY_GT]),
+                                      np.asarray(sample["edge"]), err_msg=repr(step))
+    assert sample[EDGE_BOUNDARY_GT].shape == (1, 18, 20)
+    assert (sample[EDGE_BOUNDARY_GT][0, 0] == 255).all()  # centred padding row
+
+
+def test_training_drops_evaluation_targets():
+    sample = make_sample(30, 40) | {EDGE_BOUNDARY_GT: np.zeros((30, 40), np.float32)}
+    assert EDGE_BOUNDARY_GT not in DropEvalTargets()(sample, np.random.default_rng(0))
+    assert set(DropEvalTargets()(sample, np.random.default_rng(0))) == set(make_sample())
+    train = train_transform(get_dataset_spec("pascal"), (24, 32))(sample)
+    assert EDGE_BOUNDARY_GT not in train and "edge" in train
+    evaluated = eval_transform(get_dataset_spec("pascal"), (32, 40))(sample)
+    assert evaluated[EDGE_BOUNDARY_GT].shape == (1, 32, 40)
 
 
 def test_random_scale_linear_image_nearest_labels_depth_divided():

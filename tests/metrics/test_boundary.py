@@ -7,6 +7,7 @@ from scipy import ndimage
 
 from atrc_nas.metrics import boundary
 from atrc_nas.metrics.boundary import BoundaryFMeasure, EdgeMatcher, edge_thresholds
+from atrc_nas.tasks import EDGE_BOUNDARY_GT
 
 IGNORE = 255
 
@@ -190,3 +191,12 @@ def test_chunked_thinning_and_gathering_give_the_same_counts(monkeypatch):
     chunked.update(*_tensors(probs, labels))
     for name in ("matched_pred", "pred", "gt", "ois_counts"):
         assert torch.equal(getattr(whole, name), getattr(chunked, name))
+
+
+def test_ground_truth_option_names_the_batch_key():
+    assert BoundaryFMeasure(0.011).ground_truth == "label"
+    assert BoundaryFMeasure(0.011).target_key is None  # the task's own label
+    seg = BoundaryFMeasure(0.011, ground_truth="seg2bmap")
+    assert seg.ground_truth == "seg2bmap" and seg.target_key == EDGE_BOUNDARY_GT
+    with pytest.raises(ValueError, match="ground_truth must be one of"):
+        BoundaryFMeasure(0.011, ground_truth="thinned")

@@ -1,9 +1,17 @@
+import numpy as np
 import pytest
 import torch
 
+from atrc_nas.boundary_maps import edges_from_label_map, seg2bmap
 from atrc_nas.data.spec import get_dataset_spec
-from atrc_nas.metrics import METRICS, MultiTaskEvaluator, build_metric, primary_metrics
-from atrc_nas.tasks import TASKS
+from atrc_nas.metrics import (
+    METRICS,
+    BoundaryFMeasure,
+    MultiTaskEvaluator,
+    build_metric,
+    primary_metrics,
+)
+from atrc_nas.tasks import EDGE_BOUNDARY_GT, TASKS
 
 IGNORE = 255
 
@@ -87,6 +95,66 @@ def test_evaluator_uses_dataset_constants():
     assert pascal.metrics["edge"].tolerance == 0.0075
     assert nyud.metrics["semseg"].num_classes == 40
     assert pascal.metrics["human_parts"].num_classes == 7
+
+
+def _boundary_case() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Two PASCAL-like images whose training edge label and seg2bmap boundaries differ, and
+    a prediction that is exactly the seg2bmap boundaries, padded like a validation batch."""
+    label_maps = np.zeros((2, 40, 48), np.uint16)
+    label_maps[0, 8:30, 10:36] = 3
+    label_maps[1, :, 20:] = 7
+    label_maps[1, 25:, :12] = 2
+    edge = np.stack([edges_from_label_map(m) for m in label_maps])
+    bmap = np.stack([seg2bmap(m) for m in label_maps]).astype(np.float32)
+    pad = ((0, 0), (2, 2), (3, 3))
+    edge, bmap = (np.pad(a, pad, constant_values=255) for a in (edge, bmap))
+    prob = np.where(bmap == 255, 0.0, bmap).astype(np.float32)
+    logits = torch.logit(torch.from_numpy(prob).clamp(1e-4, 1 - 1e-4))[:, None]
+    batch = {"edge": torch.from_numpy(edge)[:, None],
+             EDGE_BOUNDARY_GT: torch.from_numpy(bmap)[:, None]}
+    return logits, batch
+
+
+def _edge_scores(spec, logits, batch, **options) -> dict[str, float]:
+    evaluator = MultiTaskEvaluator(spec, tasks=["edge"],
+                                   metric_options={"edge": {"num_thresholds": 3, **options}})
+    evaluator.update({"edge": logits}, batch)
+    return evaluator.compute()
+
+
+def test_pascal_scores_against_seg2bmap_by_default_and_the_label_on_request():
+    spec = get_dataset_spec("pascal")
+    assert spec.boundary_ground_truth == "seg2bmap"
+    assert MultiTaskEvaluator(spec).metrics["edge"].ground_truth == "seg2bmap"
+    logits, batch = _boundary_case()
+    probs = torch.sigmoid(logits)
+    results = {}
+    for choice, key in (("seg2bmap", EDGE_BOUNDARY_GT), ("label", "edge")):
+        direct = BoundaryFMeasure(spec.boundary_tolerance, num_thresholds=3)
+        direct.update(probs, batch[key])
+        results[choice] = _edge_scores(spec, logits, batch, ground_truth=choice)
+        assert results[choice]["edge/odsf"] == pytest.approx(direct.compute()["odsf"].item())
+    assert _edge_scores(spec, logits, batch) == results["seg2bmap"]  # the default
+    # the prediction is the seg2bmap map: nearly perfect against it (the metric thins it,
+    # dropping a few corner pixels: 98.4), far worse against the thinned Laplacian label,
+    # which is offset by up to a pixel at the 0.47 px radius of these images (60.1)
+    assert results["seg2bmap"]["edge/odsf"] > 97.0
+    assert results["label"]["edge/odsf"] < 65.0
+
+
+def test_other_datasets_score_against_the_label():
+    for name in ("nyud", "synthetic_nyud", "synthetic_pascal"):
+        spec = get_dataset_spec(name)
+        assert spec.boundary_ground_truth == "label" and spec.eval_targets == ()
+        assert MultiTaskEvaluator(spec).metrics["edge"].target_key is None
+    with pytest.raises(KeyError, match=r"reads 'edge_boundary_gt'.*'nyud' does not provide"):
+        MultiTaskEvaluator(get_dataset_spec("nyud"),
+                           metric_options={"edge": {"ground_truth": "seg2bmap"}})
+    logits, batch = _boundary_case()
+    evaluator = MultiTaskEvaluator(get_dataset_spec("pascal"), tasks=["edge"],
+                                   metric_options={"edge": {"ground_truth": "seg2bmap"}})
+    with pytest.raises(KeyError, match=r"batch lack 'edge_boundary_gt' \(task 'edge'\)"):
+        evaluator.update({"edge": logits}, {"edge": batch["edge"]})
 
 
 def test_primary_metrics_picks_primary_keys():

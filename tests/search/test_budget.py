@@ -3,6 +3,7 @@ import itertools
 import pytest
 import torch
 
+from atrc_nas.config import ConfigError, parse_config
 from atrc_nas.data.spec import get_dataset_spec
 from atrc_nas.models.atrc import ATRCNetwork
 from atrc_nas.models.backbones import create_backbone
@@ -88,13 +89,15 @@ def test_budget_resolution_penalty_and_verdict(two_tasks):
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"gflops": 1.0, "fraction": 0.5}, "not both"),
-    ({"fraction": 1.5}, r"fraction must be in \[0, 1\]"),
-    ({"weight": -1.0}, "weight must be >= 0"),
+    ({"gflops": 1.0, "fraction": 0.5}, "fraction: give the budget as gflops or as fraction, "
+                                       "not both"),
+    ({"fraction": 1.5}, r"fraction: must be less than or equal to 1, got 1.5"),
+    ({"weight": -1.0}, "weight: must be greater than or equal to 0, got -1.0"),
+    ({"gflops": -1}, "gflops: must be greater than or equal to 0, got -1"),
 ])
 def test_budget_config_rejects_bad_values(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        BudgetConfig(**kwargs)
+    with pytest.raises(ConfigError, match=message):
+        parse_config(BudgetConfig, kwargs)
 
 
 def test_report_says_the_cost_and_whether_the_budget_is_met(two_tasks):

@@ -6,7 +6,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from atrc_nas.config import ConfigError, from_dict, load_config
+from atrc_nas.config import ConfigError, load_config, parse_config
 from atrc_nas.data.spec import get_dataset_spec
 from atrc_nas.models.genotype import resolve_genotype
 from atrc_nas.models.registry import build_network
@@ -32,7 +32,7 @@ def _config(tmp_path, name: str, **extra) -> SearchConfig:
                     "log_every_n_steps": 1, "progress_bar": False},
         **extra,
     }
-    return from_dict(SearchConfig, data)
+    return parse_config(SearchConfig, data)
 
 
 class GenotypeRecorder(pl.Callback):
@@ -123,9 +123,25 @@ def test_existing_run_needs_resume(uninterrupted):
         run_search(cfg)
 
 
+def test_resume_with_a_changed_space_is_a_config_error(uninterrupted, tmp_path):
+    """The saved config names the space by file: a file edited in place is caught by the
+    checkpoint's candidate table, as a config error."""
+    space = tmp_path / "space.yaml"
+    space.write_text("name: s\ncandidates: [none, global, t_label]\n")
+    run_search(_config(tmp_path, "s", space=str(space)), callbacks=[Interrupt(2, True)])
+    space.write_text("name: s\ncandidates: [none, global, s_label, t_label]\n")
+    with pytest.raises(ConfigError, match="different search space: pair"):
+        run_search(_config(tmp_path, "s", space=str(space)), resume=True)
+    with pytest.raises(ConfigError, match=r"optim.arch_lr: 0.05 -> 0.1"):
+        run_search(_config(tmp_path, "s", space=str(space), optim={"max_steps": STEPS,
+                                                                    "arch_lr": 0.1}),
+                   resume=True)
+
+
 def test_cli_reports_config_errors(tmp_path, capsys):
     assert main(["experiments/search_synthetic.yaml", "budget.fraction=2"]) == 2
-    assert "budget: budget fraction must be in [0, 1]" in capsys.readouterr().err
+    assert ("override 'budget.fraction=2': budget.fraction: must be less than or equal to 1, "
+            "got 2") in capsys.readouterr().err
     assert main(["experiments/search_synthetic.yaml", "optim.max_steps=7"]) == 2
     assert "must be a multiple of trainer.val_every_n_steps" in capsys.readouterr().err
     bad_space = tmp_path / "space.yaml"

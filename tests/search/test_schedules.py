@@ -1,5 +1,6 @@
 import pytest
 
+from atrc_nas.config import ConfigError, parse_config
 from atrc_nas.search.config import ScheduleConfig
 from atrc_nas.search.schedules import Schedule, linear
 
@@ -32,9 +33,10 @@ def test_resolve_layers_space_defaults_then_config():
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"temperature": (1.0, 0.0)}, "temperature values must be > 0"),
-    ({"fix_gap": 1.5}, r"fix_gap must be in \(0, 1\]"),
+    ({"temperature": [1.0, 0.0]}, r"temperature\[1\]: must be greater than 0, got 0.0"),
+    ({"fix_gap": 1.5}, r"fix_gap: must be less than or equal to 1, got 1.5"),
+    ({"entropy_weight": [0.1]}, r"entropy_weight\[1\]: required key missing"),
 ])
 def test_schedule_config_rejects_bad_values(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        ScheduleConfig(**kwargs)
+    with pytest.raises(ConfigError, match=message):
+        parse_config(ScheduleConfig, kwargs)

@@ -12,7 +12,9 @@ NYUD = ("semseg", "depth", "normals", "edge")
 def test_reference_file_declares_the_published_space():
     declaration = load_space("atrc")
     assert declaration.build(NYUD) == SearchSpace.reference(NYUD)
-    assert declaration.schedule == ScheduleConfig((1.0, 0.05), (-0.02, 0.06), 0.3, True)
+    assert declaration.schedule == ScheduleConfig(temperature=(1.0, 0.05),
+                                                  entropy_weight=(-0.02, 0.06), fix_gap=0.3,
+                                                  early_fixing=True)
 
 
 def test_wide_file_adds_local_windows():
@@ -56,7 +58,8 @@ pairs:
     ("candidates: [none, global, global]", r"candidates\[2\]: global is listed twice"),
     ("candidates: [s_label]", "candidates: no op is offered on the diagonal"),
     ("candidates: []", "candidates: the list is empty"),
-    ("candidates: [none]\nschedule: {fix_gap: 2}", r"space.yaml: schedule: fix_gap must be in"),
+    ("candidates: [none]\nschedule: {fix_gap: 2}",
+     r"space.yaml: schedule.fix_gap: must be less than or equal to 1, got 2"),
     ("candidates: [none]\nschedule: {temprature: [1, 0.1]}",
      r"space.yaml: schedule.temprature: unknown key"),
     ("candidates: [none]\npairs: {diagonal: s_label}",

@@ -17,9 +17,10 @@ import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import Field
 from tqdm import tqdm
 
 from atrc_nas.data.spec import DatasetSpec, get_dataset_spec
@@ -81,13 +82,13 @@ class SyntheticDataset:
         spec_name: str = "synthetic_nyud",
         split: str = "train",
         root: str | Path | None = None,
-        num_images: int | None = None,
-        image_size: tuple[int, int] = (128, 160),
-        seed: int = 0,
+        num_images: Annotated[int, Field(ge=0)] | None = None,
+        image_size: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] = (128, 160),
+        seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0,
         tasks: Sequence[str] | None = None,
         transform: Callable[[dict[str, Any]], Any] | None = None,
         local_structure: bool = False,
-        num_workers: int | None = None,
+        num_workers: Annotated[int, Field(ge=0)] | None = None,
     ) -> None:
         if spec_name not in PRESETS:
             raise KeyError(f"unknown synthetic preset {spec_name!r}; known: {', '.join(PRESETS)}")

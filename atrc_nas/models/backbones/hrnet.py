@@ -3,9 +3,12 @@
 Layout (HRNetV2 as in MMSegmentation): stem (two 3x3 stride-2 conv + BN + ReLU), stage 1
 (``layer1``: residual blocks on one stride-4 branch), then stages 2-4, each preceded by a
 transition that adapts widths and adds one branch at half the resolution of the last, and
-made of HR modules (per-branch residual blocks, then every output branch sums all inputs:
-upsampling paths 1x1 conv + BN + bilinear resize, downsampling paths chains of 3x3 stride-2
-conv + BN with ReLU between). Every module keeps all branches ("multi-scale output").
+made of HR modules (per-branch residual blocks, then every output branch sums all inputs).
+Every module keeps all branches ("multi-scale output"). Downsampling fuse paths are chains
+of 3x3 stride-2 conv + BN with ReLU between. Upsampling fuse paths follow the ATRC
+reference: 1x1 conv + BN, a bilinear upsample by the integer factor ``2 ** (src - dst)``,
+then, only where that size differs from the target branch's (inputs that are not multiples
+of 32, e.g. NYUD's 425x560), a second bilinear resize to it (see :func:`upsample_fused`).
 Parameter names match OpenMMLab / timm HRNet checkpoints (see ``weights.py``).
 """
 
@@ -90,14 +93,32 @@ class HRModule(nn.Module):
                     continue
                 y = path(xs[src])
                 if src > dst:
-                    y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+                    y = upsample_fused(y, 2 ** (src - dst), size)
                 total = total + y
             fused.append(self.relu(total))
         return fused
 
 
+def upsample_fused(
+    y: torch.Tensor, factor: int, size: tuple[int, int] | torch.Size
+) -> torch.Tensor:
+    """The resampling of an upsampling fuse path, as in the reference.
+
+    First a bilinear upsample by ``factor`` whose source coordinates come from the factor
+    (what ``nn.Upsample(scale_factor=factor, mode="bilinear")`` does; the output is
+    ``floor(factor * input)`` pixels), then, only if that is not ``size``, a bilinear resize
+    to ``size``. At sizes where ``factor * input == size`` this equals a single resize to
+    ``size``; elsewhere the two differ.
+    """
+    y = F.interpolate(y, scale_factor=float(factor), mode="bilinear", align_corners=False)
+    if y.shape[-2:] != size:
+        y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+    return y
+
+
 def _fuse_path(widths: list[int], src: int, dst: int) -> nn.Module:
-    """Path from branch ``src`` to branch ``dst`` (resize of the upsampling path is in forward)."""
+    """Path from branch ``src`` to branch ``dst`` (upsampling paths resample in forward, with
+    :func:`upsample_fused`; they hold no parameters)."""
     if src == dst:
         return nn.Identity()
     if src > dst:

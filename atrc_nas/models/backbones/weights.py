@@ -50,8 +50,8 @@ After that the file must match the model exactly (the ATRC reference loads it st
 missing, unexpected or wrongly shaped keys raise :class:`PretrainedWeightsError` naming the
 keys and the file. Only BatchNorm ``num_batches_tracked`` counters may be absent (older
 files lack them; they are bookkeeping, not weights). timm's fuse layers upsample with
-nearest-neighbour, ours bilinear (as in MMSegmentation and the ATRC reference); the
-parameters are the same.
+nearest-neighbour, ours bilinear as the ATRC reference does (``hrnet.upsample_fused``);
+the parameters are the same.
 """
 
 from __future__ import annotations

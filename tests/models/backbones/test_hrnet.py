@@ -149,6 +149,89 @@ def test_fusion_matches_hand_written_hrnetv2_rule() -> None:
         torch.testing.assert_close(g, F.relu(w))
 
 
+def _reference_upsample(y: torch.Tensor, factor: int, size: torch.Size) -> torch.Tensor:
+    """The reference order: bilinear by the integer factor (coordinates from the factor, as
+    nn.Upsample(scale_factor=...) does), then a resize only where the size is still off."""
+    y = F.interpolate(y, scale_factor=factor, mode="bilinear", align_corners=False)
+    if y.shape[-2:] != size:
+        y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+    return y
+
+
+def _single_resize(y: torch.Tensor, factor: int, size: torch.Size) -> torch.Tensor:
+    return F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+
+
+def _fuse_by_hand(module: HRModule, xs: list[torch.Tensor], upsample) -> list[torch.Tensor]:
+    """HRModule's computation written out from its layers, with ``upsample`` on the
+    upsampling paths."""
+    ys = [branch(x) for branch, x in zip(module.branches, xs, strict=True)]
+    out = []
+    for dst, paths in enumerate(module.fuse_layers):
+        total = ys[dst]
+        for src in range(len(ys)):
+            if src > dst:
+                total = total + upsample(_conv_bn(paths[src], ys[src]), 2 ** (src - dst),
+                                         ys[dst].shape[-2:])
+            elif src < dst:
+                total = total + paths[src](ys[src])
+        out.append(F.relu(total))
+    return out
+
+
+def _backbone_by_hand(model: HRNet, x: torch.Tensor, upsample) -> list[torch.Tensor]:
+    x = F.relu(model.bn1(model.conv1(x)))
+    xs = [model.layer1(F.relu(model.bn2(model.conv2(x))))]
+    for index in range(2, 5):
+        transition = getattr(model, f"transition{index - 1}")
+        xs = [path(xs[min(i, len(xs) - 1)]) for i, path in enumerate(transition)]
+        for module in getattr(model, f"stage{index}"):
+            xs = _fuse_by_hand(module, xs, upsample)
+    return xs
+
+
+def _relative_l2(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm())
+
+
+def test_fusion_follows_the_reference_at_nyud_branch_sizes() -> None:
+    # 425x560 gives branches of 107x140, 54x70, 27x35, 14x18: 2 * 54 = 108 != 107, so the
+    # reference resizes a second time and differs from one resize to the target size.
+    module = HRModule("basic", (1, 1, 1, 1), (4, 8, 16, 32)).double().eval()
+    _randomise(module)
+    gen = torch.Generator().manual_seed(1)
+    sizes = ((107, 140), (54, 70), (27, 35), (14, 18))
+    xs = [torch.randn(1, c, *s, generator=gen, dtype=torch.float64)
+          for c, s in zip((4, 8, 16, 32), sizes, strict=True)]
+    with torch.no_grad():
+        got = module([x.clone() for x in xs])
+        want = _fuse_by_hand(module, xs, _reference_upsample)
+        single = _fuse_by_hand(module, xs, _single_resize)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-12)
+    # the lowest branch has no upsampling path; every other one differs from one resize
+    gaps = [_relative_l2(s, w) for s, w in zip(single[:3], want[:3], strict=True)]
+    assert min(gaps) > 1e-3, gaps
+    torch.testing.assert_close(single[3], want[3])
+
+
+@pytest.mark.parametrize(("size", "differs"), [((75, 98), True), ((64, 96), False)])
+def test_backbone_follows_the_reference_at_any_input_size(
+    size: tuple[int, int], differs: bool
+) -> None:
+    model = create_backbone("hrnet_tiny").double().eval()
+    _randomise(model)
+    x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    with torch.no_grad():
+        got = model(x)
+        want = _backbone_by_hand(model, x, _reference_upsample)
+        single = _backbone_by_hand(model, x, _single_resize)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-12)
+    gap = _relative_l2(single[0], want[0])
+    assert gap > 1e-3 if differs else gap < 1e-12, gap
+
+
 def test_every_parameter_receives_a_gradient() -> None:
     model = create_backbone("hrnet_tiny")
     sum(o.square().mean() for o in model(torch.randn(2, 3, 32, 32))).backward()

@@ -1,8 +1,16 @@
-"""Morphological thinning of binary maps to 1-pixel-wide curves.
+"""Boundary maps of label maps and binary maps: one home for the data and the metrics.
 
-The two-subiteration algorithm that MATLAB documents for ``bwmorph(BW, 'thin', Inf)``
-(Lam, Lee & Suen, 1992). With the neighbours of a pixel numbered x1..x8 counter-clockwise
-from the east neighbour (x9 = x1), a foreground pixel is deleted when
+* :func:`thin`: morphological thinning to 1-pixel-wide curves (the boundary metric thins
+  predictions with it; the PASCAL edge label is thinned with it).
+* :func:`edges_from_label_map`: the PASCAL edge *training* label of the reference loaders,
+  ``thin(|Laplacian(LabelMap)| > 0)``.
+* :func:`seg2bmap`: the boundaries SEISM scores PASCAL predictions against, from the same
+  label map (not thinned).
+
+Thinning is the two-subiteration algorithm that MATLAB documents for
+``bwmorph(BW, 'thin', Inf)`` (Lam, Lee & Suen, 1992). With the neighbours of a pixel
+numbered x1..x8 counter-clockwise from the east neighbour (x9 = x1), a foreground pixel is
+deleted when
 
 * G1: exactly one ``i`` in 1..4 has ``x(2i-1) = 0`` and ``x(2i) or x(2i+1)``;
 * G2: ``2 <= min(n1, n2) <= 3`` with ``n1 = sum_k (x(2k-1) or x(2k))`` and
@@ -16,6 +24,7 @@ until neither deletes a pixel. Outside the map counts as background.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 # (row, col) offsets of x1..x8.
@@ -80,3 +89,34 @@ def thin(masks: np.ndarray) -> np.ndarray:
             pending[1][touched] = True
         sub = 1 - sub
     return padded[:, 1:-1, 1:-1].reshape(*lead, height, width)
+
+
+def seg2bmap(label_map: np.ndarray) -> np.ndarray:
+    """Boolean ``[H, W]`` boundaries of a label map, as SEISM's ``seg2bmap`` computes them at
+    the map's own size.
+
+    A pixel is a boundary pixel when its label differs from its east, south or south-east
+    neighbour. In the last row only the east neighbour counts, in the last column only the
+    south one, and the bottom-right pixel is never a boundary (the image border is not a
+    boundary). The boundary lies on the pixel above / left of each label change (half a
+    pixel towards the origin) and is not thinned.
+    """
+    seg = np.asarray(label_map)
+    if seg.ndim != 2:
+        raise ValueError(f"seg2bmap expects a label map [H, W], got shape {seg.shape}")
+    east = seg[:, :-1] != seg[:, 1:]
+    south = seg[:-1, :] != seg[1:, :]
+    out = np.zeros(seg.shape, dtype=bool)
+    if seg.size == 0:
+        return out
+    out[:-1, :-1] = east[:-1] | south[:, :-1] | (seg[:-1, :-1] != seg[1:, 1:])
+    out[-1, :-1] = east[-1]
+    out[:-1, -1] = south[:, -1]
+    return out
+
+
+def edges_from_label_map(label_map: np.ndarray) -> np.ndarray:
+    """float32 {0, 1} edge label: thin(|Laplacian(label_map)| > 0), the Laplacian being
+    OpenCV's 4-neighbour one (borders reflected)."""
+    laplacian = cv2.Laplacian(np.asarray(label_map).astype(np.float64), cv2.CV_64F)
+    return thin(np.abs(laplacian) > 0).astype(np.float32)
