@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 run: install
-	$(PY) -m atrc_nas.train experiments/train_synthetic.yaml
+	$(PY) -m atrc_nas.launch experiments/quickstart.yaml
 
 test: install
 	$(PY) -m pytest -q

@@ -23,6 +23,7 @@ C = TypeVar("C", bound=BaseModel)
 
 EXIT_FAILED = 1
 EXIT_BAD_CONFIG = 2
+EXIT_INTERRUPTED = 130
 
 
 def report_errors(action: Callable[[], int]) -> int:
@@ -37,7 +38,7 @@ def report_errors(action: Callable[[], int]) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def config_command(
@@ -49,15 +50,19 @@ def config_command(
     example_config: str,
     example_overrides: str,
     run: Callable[[C, bool], Any],
+    resume_flag: bool = True,
 ) -> int:
     """Parse arguments, load ``schema`` from the YAML with overrides, call ``run(cfg, resume)``
-    and print what it returns."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    and print what it returns; an int it returns is the exit status. Without
+    ``resume_flag`` there is no ``--resume`` (``resume`` is False)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", nargs="?", help=f"YAML config, e.g. {example_config}")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help=f"config overrides (values in YAML), e.g. {example_overrides}")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the run in <output_dir>/<name> from its last checkpoint")
+    if resume_flag:
+        parser.add_argument("--resume", action="store_true", help="continue the run in "
+                            "<output_dir>/<name> from its last checkpoint")
     parser.add_argument("--print-schema", action="store_true",
                         help="print the config's JSON Schema (for editors) and exit")
     args = parser.parse_args(argv)
@@ -69,7 +74,10 @@ def config_command(
 
     def action() -> int:
         cfg = load_config(args.config, schema, args.overrides)
-        print(run(cfg, args.resume))
+        output = run(cfg, getattr(args, "resume", False))
+        if isinstance(output, int):
+            return output
+        print(output)
         return 0
 
     return report_errors(action)

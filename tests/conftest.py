@@ -1,11 +1,16 @@
-"""Suite-wide settings (caches go to a temporary folder so tests never touch ~/.cache) and
-the brute-force thinning shared by the boundary-map and boundary-metric tests."""
+"""Suite-wide settings (caches go to a temporary folder so tests never touch ~/.cache; Ray,
+wherever a test imports it, takes the loopback address as its node address) and the
+brute-force thinning shared by the boundary-map and boundary-metric tests."""
 
 import os
 from collections.abc import Callable
 
 import numpy as np
 import pytest
+
+# Read by ray once, at import: set before any test module imports it (see
+# atrc_nas/platform/cluster.py); tests only ever start local clusters on 127.0.0.1.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -84,8 +84,10 @@ TRAIN_CASES = [
     ([TRAIN, "trainer.single_task_references.semseg=.nan"], "must be a finite number"),
     ([TRAIN, "seed=-1"], "seed: must be greater than or equal to 0"),
     ([TRAIN, "name=a/b"], "name: must be a plain folder name"),
-    ([TRAIN, "data.root=${ATRC_NAS_TEST_UNSET_VAR}"], "environment variable "
+    ([TRAIN, "data.root=${ATRC_NAS_TEST_UNSET_VAR}"], "data.root: environment variable "
                                                       "ATRC_NAS_TEST_UNSET_VAR is not set"),
+    ([TRAIN, "data.dataset=nyud", "data.options={}", "data.root=${ATRC_NAS_TEST_UNSET_VAR}"],
+     "export ATRC_NAS_TEST_UNSET_VAR=DIR or override data.root=DIR. NYUD-v2 in the"),
     ([TRAIN, "output_dir={dir}/runs", "--resume"], "--resume: nothing to resume in"),
 ]
 

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from atrc_nas.data.aux_targets import normals_clusters
 from atrc_nas.data.builders import build_dataset, dataset_entry
 from atrc_nas.data.collate import collate
-from atrc_nas.data.samplers import EpochSeededSampler, StepSampler
+from atrc_nas.data.samplers import EpochSeededSampler, ShardSampler, StepSampler
 from atrc_nas.data.spec import DatasetSpec, get_dataset_spec
 from atrc_nas.data.synthetic import cache_root
 from atrc_nas.data.transforms import Compose, Sample, eval_transform, train_transform
@@ -160,6 +160,12 @@ class MultiTaskDataModule(pl.LightningDataModule):
     def _global_step(self) -> int:
         return self.trainer.global_step if self.trainer is not None else 0
 
+    def _rank_and_world(self) -> tuple[int, int]:
+        """This process's data-parallel rank and the number of ranks (1 outside DDP)."""
+        if self.trainer is None:
+            return 0, 1
+        return self.trainer.global_rank, self.trainer.world_size
+
     def fingerprint(self) -> str:
         """A short hash naming the data a result was computed on: dataset, tasks, options,
         and the ids of the train and held-out splits (recorded with every result)."""
@@ -188,22 +194,33 @@ class MultiTaskDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
+        """Batches of ``batch_size`` samples per step in all (each of the data-parallel
+        ranks loads its share: the trainer must not add a distributed sampler)."""
         size = 0 if self.train_set is None else len(self.train_set)
+        rank, world = self._rank_and_world()
         if self.steps_per_period is None:
+            if world > 1:
+                raise ValueError("data-parallel training needs steps_per_period (the "
+                                 "step-keyed sampler shards each global batch)")
             sampler = EpochSeededSampler(size, self.seed)
         else:
             sampler = StepSampler(size, self.batch_size, self.steps_per_period, self.seed,
-                                  current_step=self._global_step)
+                                  current_step=self._global_step, rank=rank, world_size=world)
         return self.loader(
             self.train_set,
             "train",
-            batch_size=self.batch_size,
+            batch_size=self.batch_size // world,
             sampler=sampler,
             drop_last=True,
         )
 
+    def _eval_loader(self, data: TransformedSubset | None, name: str) -> DataLoader:
+        rank, world = self._rank_and_world()
+        sampler = ShardSampler(len(data), rank, world) if data is not None and world > 1 else None
+        return self.loader(data, name, batch_size=self.eval_batch_size, sampler=sampler)
+
     def val_dataloader(self) -> DataLoader:
-        return self.loader(self.val_set, "val", batch_size=self.eval_batch_size)
+        return self._eval_loader(self.val_set, "val")
 
     def test_dataloader(self) -> DataLoader:
-        return self.loader(self.test_set, "test", batch_size=self.eval_batch_size)
+        return self._eval_loader(self.test_set, "test")

@@ -1,9 +1,12 @@
-"""Training samplers whose keys ``(position, epoch)`` seed each sample's augmentation.
+"""Samplers whose keys ``(position, epoch)`` seed each sample's augmentation.
 
 ``EpochSeededSampler`` shuffles per epoch. ``StepSampler`` makes every batch a function
 of (seed, step) alone, with one Lightning epoch per validation period: a run resumed from
 any checkpoint, even one written mid-period, continues with exactly the batch an
-uninterrupted run would have seen next.
+uninterrupted run would have seen next. Data-parallel, each of ``world_size`` ranks takes
+its share of every global batch. ``ShardSampler`` splits an evaluation split across ranks
+without padding (Lightning's DistributedSampler repeats samples to even the shards, which
+would count them twice in pooled metrics).
 """
 
 from __future__ import annotations
@@ -49,10 +52,15 @@ class StepSampler(Sampler[tuple[int, int]]):
     """
 
     def __init__(self, size: int, batch_size: int, steps_per_epoch: int, seed: int = 0,
-                 current_step: Callable[[], int] | None = None) -> None:
+                 current_step: Callable[[], int] | None = None, rank: int = 0,
+                 world_size: int = 1) -> None:
         if size < batch_size:
             raise ValueError(f"the training split has {size} samples, fewer than one batch "
                              f"of {batch_size}")
+        if batch_size % world_size:
+            raise ValueError(f"the global batch of {batch_size} does not split evenly over "
+                             f"{world_size} data-parallel ranks")
+        self.rank, self.world_size = rank, world_size
         self.size = size
         self.batch_size = batch_size
         self.steps_per_epoch = steps_per_epoch
@@ -64,7 +72,7 @@ class StepSampler(Sampler[tuple[int, int]]):
         self.epoch = epoch
 
     def __len__(self) -> int:  # nominal: a whole period
-        return self.steps_per_epoch * self.batch_size
+        return self.steps_per_epoch * self.batch_size // self.world_size
 
     def batch_keys(self, step: int) -> list[tuple[int, int]]:
         """The keys of training step ``step``."""
@@ -81,4 +89,18 @@ class StepSampler(Sampler[tuple[int, int]]):
             first = self.current_step()
         end = (first // self.steps_per_epoch + 1) * self.steps_per_epoch
         for step in range(first, end):
-            yield from self.batch_keys(step)
+            yield from self.batch_keys(step)[self.rank::self.world_size]
+
+
+class ShardSampler(Sampler[int]):
+    """Positions ``rank, rank + world_size, ...`` of ``size``: every sample on exactly one
+    rank, none repeated."""
+
+    def __init__(self, size: int, rank: int, world_size: int) -> None:
+        self.size, self.rank, self.world_size = size, rank, world_size
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.size, self.world_size))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, self.size, self.world_size))

@@ -44,19 +44,20 @@ TaskName = one_of("task", lambda: TASKS)
 BackboneName = one_of("backbone", list_backbones)
 
 
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
 def _expand_env(value: Any) -> Any:
-    """``${NAME}`` in a path is the environment variable NAME (an unset one is an error)."""
+    """``${NAME}`` in a path is the environment variable NAME; an unset one is left in place
+    for :func:`unset_variables` to report with what the path should hold."""
     if not isinstance(value, str):
         return value
+    return _ENV_REF.sub(lambda m: os.environ.get(m[1], m[0]), value)
 
-    def lookup(match: re.Match[str]) -> str:
-        name = match[1]
-        if name not in os.environ:
-            raise ValueError(f"environment variable {name} is not set (it is named in "
-                             f"{value!r}); export it or give the path itself")
-        return os.environ[name]
 
-    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lookup, value)
+def unset_variables(path: str) -> list[str]:
+    """The environment variables a path names that are not set."""
+    return _ENV_REF.findall(path)
 
 
 PathText = Annotated[str, BeforeValidator(_expand_env), Field(min_length=1)]
@@ -109,7 +110,12 @@ class DataConfig(Section):
                                   f"{task!r}; its tasks: {', '.join(full)}", task))
                 elif task in self.tasks[:i]:
                     found.append((("tasks", i), "listed twice", task))
-        if entry.needs_root:
+        missing = unset_variables(self.root) if self.root else []
+        if missing:
+            found.append((("root",), f"environment variable {missing[0]} is not set: export "
+                          f"{missing[0]}=DIR or override data.root=DIR. {entry.how_to_get}",
+                          self.root))
+        elif entry.needs_root:
             if self.root is None:
                 found.append((("root",), f"dataset {self.dataset!r} needs data.root (or an "
                               f"override data.root=DIR): {entry.how_to_get}", None))
@@ -130,11 +136,13 @@ class BackboneConfig(Section):
     """A local ImageNet checkpoint of the backbone (OpenMMLab or timm layout)."""
 
     def issues(self) -> list[Issue]:
-        if self.pretrained is not None and not Path(self.pretrained).is_file():
-            return [(("pretrained",), "no such file (nothing is downloaded at run time: put "
-                     "the checkpoint on disk, see README 'Pretrained backbones')",
-                     self.pretrained)]
-        return []
+        if self.pretrained is None or Path(self.pretrained).is_file():
+            return []
+        missing = unset_variables(self.pretrained)
+        what = (f"environment variable {missing[0]} is not set (export it, or override "
+                "model.pretrained=FILE)" if missing else "no such file")
+        return [(("pretrained",), f"{what}; nothing is downloaded at run time: put the ImageNet "
+                 "checkpoint on disk, see README 'Pretrained backbones'", self.pretrained)]
 
 
 class ModelConfig(BackboneConfig):

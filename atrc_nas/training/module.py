@@ -11,6 +11,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from torch import nn
+from torchmetrics import MeanMetric
 
 from atrc_nas.data.spec import DatasetSpec
 from atrc_nas.metrics import MultiTaskEvaluator, delta_m, primary_metrics
@@ -78,6 +79,10 @@ class MultiTaskModule(pl.LightningModule):
         self.objective = MultiTaskObjective(spec, normals_centroids)
         self.val_evaluator = MultiTaskEvaluator(spec, metric_options=val_metric_options)
         self.test_evaluator = MultiTaskEvaluator(spec, metric_options=test_metric_options)
+        # pooled over the split (weighted by batch size) and merged across ranks at the end
+        # of the epoch, so ranks may see different numbers of batches
+        self.val_loss = MeanMetric()
+        self.test_loss = MeanMetric()
         self.edge_prediction_dir = Path(edge_prediction_dir) if edge_prediction_dir else None
         self.channels_last = channels_last
         if channels_last:
@@ -103,7 +108,10 @@ class MultiTaskModule(pl.LightningModule):
     def _evaluate(self, batch: dict, evaluator: MultiTaskEvaluator, prefix: str) -> dict:
         outputs = self(batch["image"])
         loss, _ = self.objective(outputs, batch)
-        self.log(f"{prefix}/loss", loss, batch_size=batch["image"].shape[0], sync_dist=True)
+        size = batch["image"].shape[0]
+        mean = self.val_loss if prefix == "val" else self.test_loss
+        mean.update(loss.detach().float(), weight=size)
+        self.log(f"{prefix}/loss", mean, on_step=False, on_epoch=True, batch_size=size)
         evaluator.update({t: p.float() for t, p in outputs["final"].items()}, batch)
         return outputs
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from atrc_nas.fileio import atomic_write_json
 from atrc_nas.models.cost import count_params_and_flops
 from atrc_nas.models.genotype import resolve_genotype
 from atrc_nas.models.registry import build_network
-from atrc_nas.run_dir import CHECKPOINT_DIR, check_run_dir, write_config
+from atrc_nas.run_dir import CHECKPOINT_DIR, check_run_dir, resume_checkpoint, write_config
 from atrc_nas.training.callbacks import ValidationRecord
 from atrc_nas.training.config import DataConfig, TrainConfig
 from atrc_nas.training.module import MultiTaskModule
@@ -126,27 +128,60 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, spec: DatasetSpec,
         enable_progress_bar=t.progress_bar, deterministic="warn",
         sync_batchnorm=_several_devices(t.devices), default_root_dir=run_dir,
         num_sanity_val_steps=0,
+        use_distributed_sampler=False,  # the data module shards batches and splits itself
     )
     kwargs.update(overrides)
     return lightning_trainer(**kwargs)
 
 
+def _launched_as_rank_zero() -> bool:
+    """Whether this process is (or will be) global rank 0: the launchers of data-parallel
+    workers (Ray Train, torchrun, Lightning) name the others' ranks in the environment."""
+    return all(os.environ.get(name, "0") == "0" for name in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+
+
 def train(cfg: TrainConfig, resume: bool = False,
-          callbacks: list[pl.Callback] | None = None) -> RunResult:
-    """Train, validate, test and write ``<output_dir>/<name>/metrics.json``; ``callbacks``
-    join the trainer's (e.g. a tuner's reporting callback). A run folder holding results is
-    only continued with ``resume`` and the same result-changing settings; a loss that turns
-    NaN/inf stops the run with a DivergenceError and writes no metrics."""
+          callbacks: list[pl.Callback] | None = None, *,
+          strategy: Any = None, plugins: list[Any] | None = None,
+          prepare: Callable[[pl.Trainer], pl.Trainer] | None = None,
+          resume_from: str | Path | None = None, **trainer_overrides: Any) -> RunResult:
+    """Train, validate, test and write ``<output_dir>/<name>/metrics.json``.
+
+    ``callbacks`` join the trainer's (e.g. a tuner's reporting callback); ``strategy``,
+    ``plugins`` and ``trainer_overrides`` replace the config's trainer settings and
+    ``prepare`` sees the trainer before it runs (data-parallel workers on Ray Train pass
+    Ray's strategy, environment plugin and ``prepare_trainer``). ``resume_from`` names the
+    checkpoint to continue from (e.g. one Ray restored), instead of the run folder's own.
+
+    A run folder holding results is only continued with ``resume`` and the same
+    result-changing settings; a loss that turns NaN/inf stops the run with a
+    DivergenceError and writes no metrics. Data-parallel, every rank trains and evaluates
+    its share; only rank 0 checks the folder and writes config.json and metrics.json.
+    """
     run_dir = cfg.run_dir
-    checkpoint = check_run_dir(run_dir, cfg, resume)
+    zero = _launched_as_rank_zero()
+    if zero:
+        checkpoint = check_run_dir(run_dir, cfg, resume or resume_from is not None)
+    else:  # the folder is rank 0's to check; read which checkpoint it resumes from
+        checkpoint = resume_checkpoint(run_dir) if resume else None
+    if resume_from is not None:
+        checkpoint = Path(resume_from)
     pl.seed_everything(cfg.seed, workers=True)
     started = time.time()
     datamodule = build_datamodule(cfg.data, cfg.seed, cfg.trainer.val_every_n_steps)
-    trainer = build_trainer(cfg, run_dir, datamodule.spec, callbacks)
+    overrides = dict(trainer_overrides)
+    if strategy is not None:
+        overrides["strategy"] = strategy
+    if plugins is not None:
+        overrides["plugins"] = plugins
+    trainer = build_trainer(cfg, run_dir, datamodule.spec, callbacks, **overrides)
+    if prepare is not None:
+        trainer = prepare(trainer)
     network = build_model(cfg, datamodule.spec)
     datamodule.setup("fit")
     module = build_module(cfg, datamodule, network, run_dir)
-    write_config(run_dir, cfg)
+    if zero:
+        write_config(run_dir, cfg)
     trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
     record = next(c for c in trainer.callbacks if isinstance(c, ValidationRecord))
     best = trainer.checkpoint_callback.best_model_path or None
@@ -166,10 +201,12 @@ def train(cfg: TrainConfig, resume: bool = False,
         "params": params,
         "gflops": flops / 1e9,
         "input_size": [h, w],
+        "world_size": trainer.world_size,
         "val": record.metrics,
         "test": {k: float(v) for k, v in test_metrics.items()},
         "wall_time_s": time.time() - started,
         "torch": torch.__version__,
     }
-    atomic_write_json(run_dir / METRICS_FILE, metrics)
+    if zero:
+        atomic_write_json(run_dir / METRICS_FILE, metrics)
     return RunResult(run_dir, metrics)

@@ -1,0 +1,129 @@
+"""What Ray costs: a K-trial search sweep through Ray Tune against the same trials run back
+to back in one process.
+
+    python benchmarks/platform_overhead.py [--experiment experiments/quickstart.yaml]
+                                           [--trials 4] [--json PATH]
+
+Both sides run the experiment's search trials (its data, backbone and trial length; ASHA
+off so every trial runs to its end) one at a time on one thread each, so the difference is
+the platform: cluster start, trial actors, reporting with checkpoints, experiment state.
+The sweep is timed with and without the cluster start (paid once per launch); the fixed
+cost per trial is (sweep time - in-process time) / K. Prints a table and writes JSON
+(default benchmarks/results/platform_overhead_cpu.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before ray is imported
+
+from atrc_nas.config import load_config, parse_config
+from atrc_nas.fileio import atomic_write_json
+from atrc_nas.platform.config import ExperimentConfig
+from atrc_nas.platform.plan import SweepPlan
+from atrc_nas.search.config import SearchConfig
+
+DEFAULT_JSON = Path(__file__).parent / "results" / "platform_overhead_cpu.json"
+
+
+def experiment_for(path: str, trials: int, output_dir: Path) -> ExperimentConfig:
+    """The experiment with ``trials`` search trials (seeds x budgets x samples), ASHA off,
+    one trial at a time on one CPU."""
+    base = load_config(path, ExperimentConfig)
+    data = base.model_dump(mode="json")
+    budgets = data["search"]["budgets"]
+    seeds = list(range(max(1, trials // len(budgets))))
+    if len(seeds) * len(budgets) != trials:
+        budgets, seeds = budgets[:1], list(range(trials))
+    point = {k: d.bounds()[0] for k, d in base.search.sample.items()}  # both sides run it
+    data["search"].update(seeds=seeds, budgets=budgets, num_samples=1,
+                          points=[point] if point else [],
+                          asha={"enabled": False}, max_concurrent_trials=1,
+                          resources={"cpu": 1})
+    data["output_dir"] = str(output_dir)
+    data["ray"]["num_cpus"] = 2
+    return parse_config(ExperimentConfig, data)
+
+
+def in_process(experiment: ExperimentConfig) -> tuple[float, list[float]]:
+    """Every trial's search back to back in this process (one thread)."""
+    import torch
+
+    from atrc_nas.search.run import run_search
+
+    torch.set_num_threads(1)
+    plan = SweepPlan(experiment.model_dump(mode="json"))
+    params = experiment.search.points[0] if experiment.search.points else {}
+    each = []
+    started = time.perf_counter()
+    for sample, seed, budget in plan.replicates(0):
+        cfg = plan.search_config(sample, seed, budget, params)
+        cfg["output_dir"] = str(experiment.folder / "in_process")
+        t0 = time.perf_counter()
+        run_search(parse_config(SearchConfig, cfg))
+        each.append(time.perf_counter() - t0)
+    return time.perf_counter() - started, each
+
+
+def through_tune(experiment: ExperimentConfig) -> tuple[float, float]:
+    """The sweep through Ray Tune: (cluster start, sweep) seconds."""
+    from atrc_nas.platform.cluster import ray_cluster
+    from atrc_nas.platform.search_stage import run_search_stage
+
+    experiment.folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with ray_cluster("local", experiment_dir=experiment.folder, num_cpus=2) as cluster:
+        ready = time.perf_counter()
+        records = run_search_stage(experiment, cluster, every_s=3600)
+        done = time.perf_counter()
+    if any(r["status"] != "finished" for r in records):
+        raise RuntimeError(f"not every trial finished: {[r['status'] for r in records]}")
+    return ready - t0, done - ready
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--experiment", default="experiments/quickstart.yaml")
+    parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="atrc_overhead_") as tmp:
+        experiment = experiment_for(args.experiment, args.trials, Path(tmp))
+        local_s, each = in_process(experiment)
+        start_s, sweep_s = through_tune(experiment)
+    k = len(each)
+    result: dict[str, Any] = {
+        "experiment": args.experiment, "trials": k,
+        "trial_steps": experiment.search.optim.max_steps,
+        "in_process_s": local_s, "in_process_per_trial_s": each,
+        "cluster_start_s": start_s, "tune_sweep_s": sweep_s,
+        "ratio_sweep": sweep_s / local_s, "ratio_with_cluster_start": (start_s + sweep_s) / local_s,
+        "fixed_cost_per_trial_s": (sweep_s - local_s) / k,
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                    "platform": platform.platform()},
+        "target": "ratio_sweep < 1.15",
+    }
+    rows = [("in process, back to back", f"{local_s:.1f} s", "1.00"),
+            ("Ray Tune sweep", f"{sweep_s:.1f} s", f"{result['ratio_sweep']:.2f}"),
+            ("  + cluster start", f"{start_s + sweep_s:.1f} s",
+             f"{result['ratio_with_cluster_start']:.2f}")]
+    print(f"{k} search trials of {result['trial_steps']} steps ({args.experiment})")
+    for name, seconds, ratio in rows:
+        print(f"{name:<28} {seconds:>9}  x{ratio}")
+    print(f"fixed cost per trial: {result['fixed_cost_per_trial_s']:.2f} s; cluster start "
+          f"{start_s:.1f} s")
+    atomic_write_json(args.json, result)
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
