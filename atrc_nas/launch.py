@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 from atrc_nas.cli import EXIT_INTERRUPTED, config_command
 from atrc_nas.config import config_dict
+from atrc_nas.fileio import atomic_write_json
 from atrc_nas.platform.config import ExperimentConfig
 from atrc_nas.platform.plan import SweepPlan
 from atrc_nas.platform.records import RUNNING
+
+TRAINING_SUMMARY = "training_summary.json"
 
 log = logging.getLogger("atrc_nas.launch")
 
@@ -49,10 +53,60 @@ def run(experiment: ExperimentConfig) -> int:
             records = run_search_stage(experiment, cluster)
             print("\nsearch stage:\n" + summary_table(records), flush=True)
             if not stage_complete(records, SweepPlan(config_dict(experiment)).total_trials):
-                print("the search stage was interrupted: run the same command again to "
-                      "continue it", file=sys.stderr)
-                return EXIT_INTERRUPTED
+                return _interrupted("search")
+            if experiment.train.enabled:
+                runs = _training_stage(experiment, cluster, records)
+                if not stage_complete(runs, len(runs) or -1):
+                    return _interrupted("training")
     return 0
+
+
+def _interrupted(stage: str) -> int:
+    print(f"the {stage} stage was interrupted: run the same command again to continue it",
+          file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _training_stage(experiment: ExperimentConfig, cluster: Any,
+                    records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Select genotypes, train them and the baselines, write and print the results."""
+    from atrc_nas.platform.selection import select, write_selection
+    from atrc_nas.platform.train_stage import run_train_stage
+    from atrc_nas.platform.training_results import run_delta_m, single_task_references
+
+    folder = experiment.folder
+    mode = SweepPlan(config_dict(experiment)).objective[1]
+    chosen = select(records, folder, mode, **experiment.train.select.model_dump())
+    write_selection(folder, chosen, mode)
+    print("\nselected genotypes:")
+    for candidate in chosen:
+        print(f"  {candidate.genotype_hash}  head {candidate.head_gflops:.3g} GFLOPs  "
+              f"{'; '.join(candidate.reasons)}")
+    runs = run_train_stage(experiment, cluster, [
+        {"genotype_hash": c.genotype_hash, "genotype_file": c.genotype_file} for c in chosen])
+    refs = single_task_references(runs, experiment.train.references)
+    summary = {"references": refs,
+               "runs": {r["key"]: {"status": r["status"], "delta_m": run_delta_m(r, refs)}
+                        for r in runs}}
+    atomic_write_json(folder / TRAINING_SUMMARY, summary)
+    print("\ntraining stage:\n" + runs_table(runs, summary["runs"]), flush=True)
+    return runs
+
+
+def runs_table(runs: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> str:
+    """One line per training run: status, primary test metrics, Delta_m."""
+    from atrc_nas.platform.training_results import test_primaries
+
+    lines = []
+    for run in runs:
+        metrics = run.get("metrics")
+        primaries = test_primaries(metrics) if metrics else {}
+        shown = "  ".join(f"{t} {v:.4g}" for t, v in primaries.items()) or "-"
+        delta = results[run["key"]]["delta_m"]
+        text = "" if delta is None else f"  delta_m {delta:+.2f}%"
+        error = f"  ({run['error']})" if run.get("error") else ""
+        lines.append(f"  {run['key']:<40} {run['status']:<9} {shown}{text}{error}")
+    return "\n".join(lines)
 
 
 def stage_complete(records: list[dict], total: int) -> bool:

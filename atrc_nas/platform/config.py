@@ -265,6 +265,35 @@ class ExperimentConfig(Section):
                     found.append((loc, f"gives an invalid search config{what}: {err}", None))
             if found:
                 break
+        return found + self._train_issues()
+
+    def _train_issues(self) -> list[Issue]:
+        """The training stage's runs must compose valid training configs."""
+        from atrc_nas.platform.train_plan import Network, train_config
+
+        stage = self.train
+        if not stage.enabled:
+            return []
+        found: list[Issue] = []
+        workers = stage.resources.workers
+        if self.data.batch_size % workers:
+            found.append((("data", "batch_size"), f"the global batch must split evenly over "
+                          f"train.resources.workers ({workers})", self.data.batch_size))
+        tasks = self.data.spec().tasks
+        stray = sorted(set(stage.references) - set(tasks))
+        if stray:
+            found.append((("train", "references"), f"task(s) {stray} are not in this "
+                          f"experiment (tasks: {', '.join(tasks)})", stray))
+        probes = [Network("multi_task", "multi_task"),
+                  Network(f"single_task-{tasks[0]}", "single_task", task=tasks[0]),
+                  *(Network(b, b) for b in stage.baselines if b != "single_task")]
+        for network in probes:
+            try:
+                train_config(self, network, stage.seeds[0])
+            except ConfigError as err:
+                found.append((("train",), f"composes an invalid training config for "
+                              f"{network.id}: {err}", None))
+                break
         return found
 
 

@@ -29,16 +29,6 @@ def report_of(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k in REPORT_KEYS or k.startswith("val/")}
 
 
-def error_message(trial: Any) -> str:
-    """The failed trial's exception as one line (type and message)."""
-    error = trial.get_pickled_error()
-    cause = getattr(error, "cause", None) or error
-    if cause is not None:
-        return f"{type(cause).__name__}: {cause}".splitlines()[0]
-    text = trial.get_error() or "unknown error"
-    return next((line for line in reversed(text.splitlines()) if line.strip()), text)
-
-
 def trial_record(trial: Any, status: str, error: str | None = None) -> dict[str, Any]:
     config = trial.config
     result = trial.last_result or {}
@@ -74,3 +64,33 @@ def read_trials(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text())
             for p in sorted((folder / TRIALS_DIR).glob("*.json"))]
 
+
+
+TRAIN_RUNS_DIR = "train_runs"
+
+
+def train_record(trial: Any, status: str, error: str | None = None) -> dict[str, Any]:
+    """A training run's record: its network, seed and status; when it finished, its
+    metrics.json (test metrics of the best-by-validation checkpoint, pooled over every
+    worker) and the local-attention backend of each worker."""
+    run = trial.config["run"]
+    result = trial.last_result or {}
+    return {
+        "key": run["key"], "status": status, "error": error,
+        "tune_trial_id": trial.trial_id, "network": run["network"], "seed": run["seed"],
+        "workers": run["resources"]["workers"],
+        "metrics": json.loads(result["metrics"]) if "metrics" in result else None,
+        "backends": json.loads(result["backends"]) if "backends" in result else None,
+        "last_report": {k: v for k, v in result.items()
+                        if k.startswith(("val/", "train/loss")) or k in ("step", "epoch")},
+        "run_dir": str(Path(run["train"]["output_dir"]) / run["train"]["name"]),
+    }
+
+
+def write_train_run(folder: Path, record: dict[str, Any]) -> Path:
+    return atomic_write_json(folder / TRAIN_RUNS_DIR / f"{record['key']}.json", record)
+
+
+def read_train_runs(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text())
+            for p in sorted((folder / TRAIN_RUNS_DIR).glob("*.json"))]

@@ -29,18 +29,21 @@ from atrc_nas.fileio import atomic_write_json
 from atrc_nas.run_dir import CHECKPOINT_DIR, CONFIG_FILE, LAST_CHECKPOINT, write_config
 from atrc_nas.search.config import SearchConfig
 from atrc_nas.search.module import SearchModule
+from atrc_nas.search.report import REPORT_FILE
 from atrc_nas.training.objective import DivergenceError
 
 FAILURE_FILE = "failure.json"
+LAST_REPORT_FILE = "last_report.json"  # what the trial last reported to Tune
 REPORTED_CHECKPOINT = "last.ckpt"
 
 
 class TuneReporter(pl.Callback):
     """Reports each validation of a search to Ray Tune, with a checkpoint of that moment."""
 
-    def __init__(self, objective_key: str, max_steps: int) -> None:
+    def __init__(self, objective_key: str, max_steps: int, run_dir: Path) -> None:
         self.objective_key = objective_key
         self.max_steps = max_steps
+        self.run_dir = run_dir
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not isinstance(pl_module, SearchModule):
@@ -52,6 +55,7 @@ class TuneReporter(pl.Callback):
                                  step >= self.max_steps)
         with tempfile.TemporaryDirectory(prefix="atrc_search_ckpt_") as folder:
             trainer.save_checkpoint(Path(folder) / REPORTED_CHECKPOINT)
+            atomic_write_json(self.run_dir / LAST_REPORT_FILE, metrics)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
@@ -94,6 +98,21 @@ def _restore_reported_checkpoint(cfg: SearchConfig) -> bool:
     return (run_dir / CONFIG_FILE).is_file()
 
 
+def finished_report(run_dir: Path) -> bool:
+    """A run that had finished when the sweep was interrupted (before Tune saved that it
+    had) reports its final result again instead of running: True when it did."""
+    from ray import tune
+
+    saved = run_dir / LAST_REPORT_FILE
+    if not (saved.is_file() and (run_dir / REPORT_FILE).is_file()):
+        return False
+    metrics = json.loads(saved.read_text())
+    if not metrics.get("is_final"):
+        return False
+    tune.report(metrics)
+    return True
+
+
 def search_trial(config: dict[str, Any]) -> None:
     """The Tune function trainable of one search trial (config: see ``SweepPlan.trial``)."""
     torch.set_num_threads(max(1, int(config.get("threads", 1))))
@@ -102,8 +121,10 @@ def search_trial(config: dict[str, Any]) -> None:
     failure = run_dir / FAILURE_FILE
     if failure.is_file():
         raise DivergenceError(json.loads(failure.read_text())["error"])
+    if finished_report(run_dir):
+        return
     resume = _restore_reported_checkpoint(cfg)
-    reporter = TuneReporter(config["objective"]["key"], cfg.optim.max_steps)
+    reporter = TuneReporter(config["objective"]["key"], cfg.optim.max_steps, run_dir)
     from atrc_nas.search.run import run_search
 
     try:

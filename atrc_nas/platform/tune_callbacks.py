@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,29 +21,66 @@ from atrc_nas.platform.records import (
     FINISHED,
     RUNNING,
     STOPPED,
-    error_message,
     trial_record,
     write_trial,
 )
 
 
-class SweepRecorder(Callback):
-    """Writes ``search_trials/<key>.json`` on every result and when a trial ends, and the
-    genotype files of ended trials (``atrc_nas.platform.records``)."""
+def root_cause(error: BaseException) -> BaseException:
+    """The exception that started it: through Ray's task wrappers and, for a failed Ray
+    Train run, the first failing worker's error."""
+    while True:
+        failures = getattr(error, "worker_failures", None)
+        if failures:
+            error = failures[min(failures)]
+        elif getattr(error, "cause", None) is not None:
+            error = error.cause
+        else:
+            return error
 
-    def __init__(self, folder: Path) -> None:
+
+def error_message(trial: Any) -> str:
+    """The failed trial's error as one line (type and message). Tune writes the error to
+    the trial's local folder before it reaches its storage: read it there."""
+    from ray import cloudpickle
+
+    local = trial.pickled_error_file
+    error = None
+    if local and Path(local).is_file():
+        error = cloudpickle.loads(Path(local).read_bytes())
+    if error is None:
+        error = trial.get_pickled_error()
+    if error is not None:
+        cause = root_cause(error)
+        return f"{type(cause).__name__}: {str(cause).strip().splitlines()[0]}"
+    text = (Path(trial.error_file).read_text() if trial.error_file
+            and Path(trial.error_file).is_file() else trial.get_error()) or "unknown error"
+    return next((line for line in reversed(text.splitlines()) if line.strip()), text)
+
+Record = Callable[..., dict[str, Any]]  # (trial, status, error=None) -> record
+Write = Callable[[Path, dict[str, Any]], Path]
+
+
+class StageRecorder(Callback):
+    """Writes each trial's record (``record(trial, status)``, stored by ``write``) on every
+    result and when the trial ends: finished when its last report is final, stopped when
+    not, failed with its message."""
+
+    def __init__(self, folder: Path, record: Record = trial_record,
+                 write: Write = write_trial) -> None:
         self.folder = Path(folder)
+        self.record, self.write = record, write
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
                         **info: Any) -> None:
-        write_trial(self.folder, trial_record(trial, RUNNING))
+        self.write(self.folder, self.record(trial, RUNNING))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         final = (trial.last_result or {}).get("is_final")
-        write_trial(self.folder, trial_record(trial, FINISHED if final else STOPPED))
+        self.write(self.folder, self.record(trial, FINISHED if final else STOPPED))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        write_trial(self.folder, trial_record(trial, FAILED, error_message(trial)))
+        self.write(self.folder, self.record(trial, FAILED, error_message(trial)))
 
 
 def _objective(result: dict[str, Any]) -> str:
@@ -55,12 +93,25 @@ def _gflops(result: dict[str, Any]) -> str:
     return "-" if value is None else f"{value:.3g}"
 
 
+def describe_search(result: dict[str, Any]) -> str:
+    return (f"step {result.get('step', '-')}  objective {_objective(result)}  head "
+            f"{_gflops(result)} GFLOPs")
+
+
+def describe_training(result: dict[str, Any]) -> str:
+    step = result.get("step", "-")
+    loss = result.get("val/loss")
+    return f"step {step}" + ("" if loss is None else f"  val loss {loss:.4g}")
+
+
 class SweepProgress(Callback):
     """A readable live view of one stage (see the module docstring)."""
 
     def __init__(self, stage: str, total: int, total_steps: int, every_s: float = 30.0,
+                 describe: Callable[[dict[str, Any]], str] = describe_search,
                  stream: TextIO | None = None) -> None:
         self.stage, self.total, self.total_steps = stage, total, total_steps
+        self.describe = describe
         self.every_s = every_s
         self.stream = stream
         self._started = time.monotonic()
@@ -76,7 +127,8 @@ class SweepProgress(Callback):
         print(f"[{self.stage} {stamp}] {text}", file=self.stream or sys.stdout, flush=True)
 
     def _key(self, trial: Any) -> str:
-        return trial.config.get("key", trial.trial_id)
+        config = trial.config
+        return config.get("key") or config.get("run", {}).get("key") or trial.trial_id
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._print(f"started  {self._key(trial)}")
@@ -88,9 +140,8 @@ class SweepProgress(Callback):
         result = trial.last_result or {}
         status = FINISHED if result.get("is_final") else STOPPED
         self._ended[trial.trial_id] = status
-        how = "finished" if status == FINISHED else "stopped early (ASHA)"
-        self._print(f"{how:<21} {self._key(trial)}  step {result.get('step', '-')}  objective "
-                    f"{_objective(result)}  head {_gflops(result)} GFLOPs")
+        how = "finished" if status == FINISHED else "stopped early"
+        self._print(f"{how:<14} {self._key(trial)}  {self.describe(result)}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._ended[trial.trial_id] = FAILED
@@ -110,7 +161,7 @@ class SweepProgress(Callback):
                  f"{pending} pending"]
         detail = ", ".join(
             f"{self._key(t)} {(t.last_result or {}).get('step', 0)}/{self.total_steps}"
-            f" ({_objective(t.last_result or {})})" for t in running)
+            for t in running)
         self._print(" | ".join(parts) + (f" | {detail}" if detail else ""))
 
 

@@ -25,6 +25,14 @@ TINY_EXPERIMENT: dict[str, Any] = {
         "num_samples": 1,
         "asha": {"enabled": False},
     },
+    "train": {
+        "seeds": [0], "baselines": ["multi_task"],
+        "optim": {"max_steps": 4, "lr": 0.01},
+        "trainer": {"accelerator": "cpu", "val_every_n_steps": 2, "log_every_n_steps": 1,
+                    "limit_val_batches": 1, "val_metric_options": {"edge": {"num_thresholds": 5}},
+                    "test_metric_options": {"edge": {"num_thresholds": 5}}},
+        "resources": {"workers": 2, "cpus_per_worker": 0.95},
+    },
     "ray": {"address": "local", "num_cpus": 2},
 }
 

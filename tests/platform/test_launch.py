@@ -18,7 +18,7 @@ from platform_fixtures import TINY_EXPERIMENT
 
 from atrc_nas.launch import main
 from atrc_nas.platform.cluster import PIDS_FILE, STATE_DIR, _ray_processes
-from atrc_nas.platform.records import TRIALS_DIR
+from atrc_nas.platform.records import TRAIN_RUNS_DIR, TRIALS_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,9 +55,9 @@ def _temp_dir(folder: Path) -> str | None:
     return json.loads(path.read_text())["temp_dir"] if path.is_file() else None
 
 
-def _statuses(folder: Path) -> dict[str, str]:
+def _statuses(folder: Path, records: str = TRIALS_DIR) -> dict[str, str]:
     out = {}
-    for path in (folder / TRIALS_DIR).glob("*.json"):
+    for path in (folder / records).glob("*.json"):
         try:
             out[path.stem] = json.loads(path.read_text())["status"]
         except (json.JSONDecodeError, KeyError):
@@ -76,36 +76,54 @@ def _trained_steps(folder: Path, key: str) -> list[int]:
     return steps
 
 
-def test_killed_launcher_resumes_without_redoing_finished_trials(tmp_path):
-    config = _write(tmp_path, max_concurrent_trials=1)
-    folder = tmp_path / "runs" / "tiny"
+def _finished(folder: Path, records: str) -> list[str]:
+    return sorted(k for k, s in _statuses(folder, records).items() if s == "finished")
+
+
+def _kill_when(config: Path, folder: Path, records: str) -> tuple[str, str]:
+    """Start the launcher, SIGKILL it once a record under ``records`` says finished; the
+    killed cluster's temp folder and the finished key."""
     proc = _launch(config)
     temp_dir = _wait_for(lambda: _temp_dir(folder), 120, "the cluster started", proc)
-    first = _wait_for(lambda: [k for k, s in _statuses(folder).items() if s == "finished"],
-                      300, "a finished trial", proc)[0]
+    first = _wait_for(lambda: _finished(folder, records), 600, f"a finished {records}", proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
+    return temp_dir, first[0]
+
+
+def test_killed_launcher_resumes_without_redoing_finished_work(tmp_path):
+    """Killed during the search, then during the training stage, then run to the end:
+    no finished search trial and no finished training run is redone, and each killed
+    launch's cluster is ended by the next one."""
+    config = _write(tmp_path, max_concurrent_trials=1)
+    folder = tmp_path / "runs" / "tiny"
+    search_temp, first_search = _kill_when(config, folder, TRIALS_DIR)
+    train_temp, first_run = _kill_when(config, folder, TRAIN_RUNS_DIR)
+    assert not _ray_processes(search_temp) and not Path(search_temp).exists()
+    metrics = folder / "train" / first_run / "metrics.json"
+    written = metrics.stat().st_mtime_ns
     rerun = subprocess.run([sys.executable, "-m", "atrc_nas.launch", str(config)], cwd=REPO,
-                           capture_output=True, text=True, timeout=600)
+                           capture_output=True, text=True, timeout=900)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert _statuses(folder) == dict.fromkeys(
-        ["s00-seed0-free", "s00-seed0-half", "s00-seed1-free", "s00-seed1-half"], "finished")
-    assert _trained_steps(folder, first) == [0, 1, 2, 3]  # no step trained twice
-    assert not _ray_processes(temp_dir), "processes of the killed launch's cluster are left"
-    assert not Path(temp_dir).exists()
-    assert "search stage:" in rerun.stdout and "continuing the search sweep" in rerun.stderr
-    # a third run finds everything done, and a changed experiment is refused
-    again = subprocess.run([sys.executable, "-m", "atrc_nas.launch", str(config)], cwd=REPO,
-                           capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert _trained_steps(folder, first) == [0, 1, 2, 3]
+    assert not _ray_processes(train_temp) and not Path(train_temp).exists()
+    searches = ["s00-seed0-free", "s00-seed0-half", "s00-seed1-free", "s00-seed1-half"]
+    assert _finished(folder, TRIALS_DIR) == searches
+    assert _trained_steps(folder, first_search) == [0, 1, 2, 3]  # not redone
+    for key in searches:  # the interrupted ones redo at most the steps after a checkpoint
+        assert set(_trained_steps(folder, key)) == {0, 1, 2, 3}, key
+    runs = _statuses(folder, TRAIN_RUNS_DIR)
+    assert set(runs.values()) == {"finished"} and "multi_task-seed0" in runs
+    assert metrics.stat().st_mtime_ns == written  # the finished run was not redone
+    assert "continuing the training stage" in rerun.stderr
+    assert "training stage:" in rerun.stdout and "delta_m" not in rerun.stdout  # no refs
+    # a changed experiment is refused
     assert main([str(config), "search.optim.arch_lr=0.02"]) == 2
 
 
 def test_interrupted_launcher_leaves_no_ray_process(tmp_path, capfd):
     config = _write(tmp_path, seeds=[0], budgets=[{"name": "free"}])
     folder = tmp_path / "runs" / "tiny"
-    proc = _launch(config)
+    proc = _launch(config, "train.enabled=false")
     temp_dir = _wait_for(lambda: _temp_dir(folder), 120, "the cluster started", proc)
     _wait_for(lambda: _statuses(folder), 300, "a trial result", proc)
     proc.send_signal(signal.SIGINT)
