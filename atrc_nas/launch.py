@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from atrc_nas.cli import EXIT_INTERRUPTED, config_command
@@ -18,6 +19,7 @@ from atrc_nas.config import config_dict
 from atrc_nas.fileio import atomic_write_json
 from atrc_nas.platform.config import ExperimentConfig
 from atrc_nas.platform.plan import SweepPlan
+from atrc_nas.platform.provenance import write_provenance
 from atrc_nas.platform.records import RUNNING
 
 TRAINING_SUMMARY = "training_summary.json"
@@ -37,27 +39,45 @@ def run(experiment: ExperimentConfig) -> int:
 
     with experiment_folder(experiment) as folder:
         print(f"experiment {experiment.name}: {folder}", flush=True)
-        _prepare_data(experiment)
-        from atrc_nas.platform.cluster import ray_cluster
+        write_provenance(folder, config_dict(experiment))
+        try:
+            return _stages(experiment, folder)
+        finally:
+            _leaderboard(experiment, folder)
 
-        ray = experiment.ray
-        with ray_cluster(ray.address, experiment_dir=folder, dashboard=ray.dashboard,
-                         dashboard_port=ray.dashboard_port, num_cpus=ray.num_cpus,
-                         num_gpus=ray.num_gpus) as cluster:
-            from atrc_nas.platform.search_stage import STUDY_FILE, run_search_stage
-            from atrc_nas.platform.tune_callbacks import summary_table
 
-            print(cluster.dashboard_help())
-            print(f"Optuna study: optuna-dashboard {folder / STUDY_FILE}")
-            print(f"TensorBoard:  tensorboard --logdir {folder}", flush=True)
-            records = run_search_stage(experiment, cluster)
-            print("\nsearch stage:\n" + summary_table(records), flush=True)
-            if not stage_complete(records, SweepPlan(config_dict(experiment)).total_trials):
-                return _interrupted("search")
-            if experiment.train.enabled:
-                runs = _training_stage(experiment, cluster, records)
-                if not stage_complete(runs, len(runs) or -1):
-                    return _interrupted("training")
+def _leaderboard(experiment: ExperimentConfig, folder: Path) -> None:
+    """All leaderboard formats of what has finished so far; the Markdown one printed."""
+    from atrc_nas.leaderboard import write_leaderboard
+
+    paths = write_leaderboard(folder, experiment.leaderboard.formats)
+    if "md" in paths:
+        print("\nleaderboard:\n" + paths["md"].read_text(), flush=True)
+    print("leaderboard files: " + ", ".join(str(p) for p in paths.values()), flush=True)
+
+
+def _stages(experiment: ExperimentConfig, folder: Path) -> int:
+    from atrc_nas.platform.cluster import ray_cluster
+
+    _prepare_data(experiment)
+    ray = experiment.ray
+    with ray_cluster(ray.address, experiment_dir=folder, dashboard=ray.dashboard,
+                     dashboard_port=ray.dashboard_port, num_cpus=ray.num_cpus,
+                     num_gpus=ray.num_gpus) as cluster:
+        from atrc_nas.platform.search_stage import STUDY_FILE, run_search_stage
+        from atrc_nas.platform.tune_callbacks import summary_table
+
+        print(cluster.dashboard_help())
+        print(f"Optuna study: optuna-dashboard {folder / STUDY_FILE}")
+        print(f"TensorBoard:  tensorboard --logdir {folder}", flush=True)
+        records = run_search_stage(experiment, cluster)
+        print("\nsearch stage:\n" + summary_table(records), flush=True)
+        if not stage_complete(records, SweepPlan(config_dict(experiment)).total_trials):
+            return _interrupted("search")
+        if experiment.train.enabled:
+            runs = _training_stage(experiment, cluster, records)
+            if not stage_complete(runs, len(runs) or -1):
+                return _interrupted("training")
     return 0
 
 

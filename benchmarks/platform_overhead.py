@@ -1,15 +1,22 @@
 """What Ray costs: a K-trial search sweep through Ray Tune against the same trials run back
-to back in one process.
+to back in one process, and one training run on Ray Train (2 DDP workers) against the same
+training in one process.
 
     python benchmarks/platform_overhead.py [--experiment experiments/quickstart.yaml]
-                                           [--trials 4] [--json PATH]
+                                           [--trials 4] [--stage search|train|both]
+                                           [--json PATH]
 
 Both sides run the experiment's search trials (its data, backbone and trial length; ASHA
 off so every trial runs to its end) one at a time on one thread each, so the difference is
 the platform: cluster start, trial actors, reporting with checkpoints, experiment state.
 The sweep is timed with and without the cluster start (paid once per launch); the fixed
-cost per trial is (sweep time - in-process time) / K. Prints a table and writes JSON
-(default benchmarks/results/platform_overhead_cpu.json).
+cost per trial is (sweep time - in-process time) / K.
+
+The training comparison runs the experiment's multi_task training run: in one process on
+all cores, and as the training stage runs it (a Tune trial driving a TorchTrainer of
+``train.resources.workers`` gloo workers, each with its share of every batch); the fixed
+cost is the difference. Prints a table and writes JSON (default
+benchmarks/results/platform_overhead_cpu.json).
 """
 
 from __future__ import annotations
@@ -89,37 +96,91 @@ def through_tune(experiment: ExperimentConfig) -> tuple[float, float]:
     return ready - t0, done - ready
 
 
+def training_in_process(experiment: ExperimentConfig) -> float:
+    import torch
+
+    from atrc_nas.platform.train_plan import Network, train_config
+    from atrc_nas.training.config import TrainConfig
+    from atrc_nas.training.run import train
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    cfg = train_config(experiment, Network("multi_task", "multi_task"), 0)
+    cfg["output_dir"] = str(experiment.folder / "in_process_train")
+    started = time.perf_counter()
+    train(parse_config(TrainConfig, cfg))
+    return time.perf_counter() - started
+
+
+def training_on_ray(experiment: ExperimentConfig) -> float:
+    from atrc_nas.platform.cluster import ray_cluster
+    from atrc_nas.platform.train_stage import run_train_stage
+
+    data = experiment.model_dump(mode="json")
+    data["train"]["baselines"] = ["multi_task"]
+    data["train"]["seeds"] = [0]
+    experiment = parse_config(ExperimentConfig, data)
+    experiment.folder.mkdir(parents=True, exist_ok=True)
+    with ray_cluster("local", experiment_dir=experiment.folder, num_cpus=2) as cluster:
+        started = time.perf_counter()
+        (run,) = run_train_stage(experiment, cluster, genotypes=[], every_s=3600)
+        seconds = time.perf_counter() - started
+    if run["status"] != "finished":
+        raise RuntimeError(f"the training run did not finish: {run['error']}")
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiment", default="experiments/quickstart.yaml")
     parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--stage", choices=["search", "train", "both"], default="both")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="atrc_overhead_") as tmp:
-        experiment = experiment_for(args.experiment, args.trials, Path(tmp))
-        local_s, each = in_process(experiment)
-        start_s, sweep_s = through_tune(experiment)
-    k = len(each)
     result: dict[str, Any] = {
-        "experiment": args.experiment, "trials": k,
-        "trial_steps": experiment.search.optim.max_steps,
-        "in_process_s": local_s, "in_process_per_trial_s": each,
-        "cluster_start_s": start_s, "tune_sweep_s": sweep_s,
-        "ratio_sweep": sweep_s / local_s, "ratio_with_cluster_start": (start_s + sweep_s) / local_s,
-        "fixed_cost_per_trial_s": (sweep_s - local_s) / k,
+        "experiment": args.experiment,
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                     "platform": platform.platform()},
-        "target": "ratio_sweep < 1.15",
     }
-    rows = [("in process, back to back", f"{local_s:.1f} s", "1.00"),
-            ("Ray Tune sweep", f"{sweep_s:.1f} s", f"{result['ratio_sweep']:.2f}"),
-            ("  + cluster start", f"{start_s + sweep_s:.1f} s",
-             f"{result['ratio_with_cluster_start']:.2f}")]
-    print(f"{k} search trials of {result['trial_steps']} steps ({args.experiment})")
-    for name, seconds, ratio in rows:
-        print(f"{name:<28} {seconds:>9}  x{ratio}")
-    print(f"fixed cost per trial: {result['fixed_cost_per_trial_s']:.2f} s; cluster start "
-          f"{start_s:.1f} s")
+    if args.json.is_file():  # keep the other stage's numbers
+        import json
+
+        result = {**json.loads(args.json.read_text()), **result}
+    with tempfile.TemporaryDirectory(prefix="atrc_overhead_") as tmp:
+        experiment = experiment_for(args.experiment, args.trials, Path(tmp))
+        if args.stage in ("search", "both"):
+            local_s, each = in_process(experiment)
+            start_s, sweep_s = through_tune(experiment)
+            k = len(each)
+            result["search"] = {
+                "trials": k, "trial_steps": experiment.search.optim.max_steps,
+                "in_process_s": local_s, "in_process_per_trial_s": each,
+                "cluster_start_s": start_s, "tune_sweep_s": sweep_s,
+                "ratio_sweep": sweep_s / local_s,
+                "ratio_with_cluster_start": (start_s + sweep_s) / local_s,
+                "fixed_cost_per_trial_s": (sweep_s - local_s) / k,
+                "target": "ratio_sweep < 1.15",
+            }
+            print(f"{k} search trials of {experiment.search.optim.max_steps} steps "
+                  f"({args.experiment})")
+            for name, seconds, ratio in (
+                    ("in process, back to back", local_s, 1.0),
+                    ("Ray Tune sweep", sweep_s, sweep_s / local_s),
+                    ("  + cluster start", start_s + sweep_s, (start_s + sweep_s) / local_s)):
+                print(f"{name:<28} {seconds:>7.1f} s  x{ratio:.2f}")
+            print(f"fixed cost per trial: {(sweep_s - local_s) / k:.2f} s; cluster start "
+                  f"{start_s:.1f} s")
+        if args.stage in ("train", "both"):
+            alone = training_in_process(experiment)
+            on_ray = training_on_ray(experiment)
+            workers = experiment.train.resources.workers
+            result["train"] = {
+                "steps": experiment.train.optim.max_steps, "workers": workers,
+                "in_process_s": alone, "ray_train_s": on_ray, "ratio": on_ray / alone,
+                "fixed_cost_s": on_ray - alone,
+            }
+            print(f"one training run of {experiment.train.optim.max_steps} steps: in process "
+                  f"{alone:.1f} s, Tune -> TorchTrainer ({workers} workers) {on_ray:.1f} s, "
+                  f"x{on_ray / alone:.2f}, fixed cost {on_ray - alone:.1f} s")
     atomic_write_json(args.json, result)
     print(f"wrote {args.json}")
     return 0

@@ -167,11 +167,13 @@ class MultiTaskDataModule(pl.LightningDataModule):
         return self.trainer.global_rank, self.trainer.world_size
 
     def fingerprint(self) -> str:
-        """A short hash naming the data a result was computed on: dataset, tasks, options,
-        and the ids of the train and held-out splits (recorded with every result)."""
-        ids = {split: list(self._build(split).ids) for split in self.entry.splits}
+        """A short hash naming the data a result was computed on (recorded with every
+        result): dataset, tasks, the validation carve-out, and the content of the train and
+        held-out splits (their files' bytes; a generated set's generator settings)."""
+        contents = {split: self._build(split).content_fingerprint(self.cache_dir)
+                    for split in self.entry.splits}
         payload = json.dumps(
-            [self.dataset_name, self.spec.tasks, self.dataset_options, ids],
+            [self.dataset_name, self.spec.tasks, self.val_fraction, self.split_seed, contents],
             sort_keys=True, default=str,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]

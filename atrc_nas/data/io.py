@@ -186,6 +186,13 @@ class FolderDataset(Dataset, ABC):
             )
         return {}
 
+    def content_fingerprint(self, cache_dir: Path) -> str:
+        """A hash of the bytes of this split's files (see ``atrc_nas.data.fingerprint``)."""
+        from atrc_nas.data.fingerprint import files_digest, folder_files
+
+        split_file = self.split_files(self.root)[self.split]
+        return files_digest(folder_files(self.root, self.ids, [split_file]), cache_dir)
+
     def load_raw(self, index: int) -> Sample:
         sample_id = self.ids[index]
         image = read_rgb(self.image_path(sample_id))

@@ -232,6 +232,10 @@ class Genotype:
                          .rstrip() for r in [header, *rows])
 
     def save_heatmap(self, path: str | Path, title: str | None = None) -> Path:
+        """Write :meth:`heatmap_png` to ``path`` (atomically)."""
+        return atomic_write_bytes(path, self.heatmap_png(title))
+
+    def heatmap_png(self, title: str | None = None) -> bytes:
         """A PNG of the op matrix (rows targets, columns sources), one colour per op."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.colors import ListedColormap
@@ -263,7 +267,7 @@ class Genotype:
         fig.tight_layout()
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=100)
-        return atomic_write_bytes(path, buffer.getvalue())
+        return buffer.getvalue()
 
 
 def _rebuild(tasks, ops, step, extra) -> Genotype:

@@ -8,6 +8,7 @@ record, so a restart resumes that run and never another one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,17 +34,22 @@ class Network:
         return self.task is not None
 
 
-def networks(experiment: ExperimentConfig, genotypes: list[dict[str, Any]]) -> list[Network]:
-    """The selected genotypes (``{"genotype_hash", "genotype_file"}``) and the baselines."""
+def stage_networks(tasks: Sequence[str], baselines: Sequence[str],
+                   genotypes: Sequence[dict[str, Any]]) -> list[Network]:
+    """The selected genotypes (``{"genotype_hash", "genotype_file"}``) and the baselines
+    (``single_task`` stands for one network per task)."""
     out = [Network(f"atrc-{g['genotype_hash']}", GENOTYPE_NETWORK, g["genotype_hash"],
                    g["genotype_file"]) for g in genotypes]
-    tasks = experiment.data.spec().tasks
-    for baseline in experiment.train.baselines:
+    for baseline in baselines:
         if baseline == "single_task":
             out += [Network(f"single_task-{t}", "single_task", task=t) for t in tasks]
         else:
             out.append(Network(baseline, baseline))
     return out
+
+
+def networks(experiment: ExperimentConfig, genotypes: list[dict[str, Any]]) -> list[Network]:
+    return stage_networks(experiment.data.spec().tasks, experiment.train.baselines, genotypes)
 
 
 def train_config(experiment: ExperimentConfig, network: Network, seed: int) -> dict[str, Any]:

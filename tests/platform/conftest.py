@@ -1,9 +1,10 @@
-"""One local Ray cluster on 127.0.0.1 for the whole session."""
+"""One local Ray cluster on 127.0.0.1 for all platform tests (shut down after them, so
+the rest of the suite does not share the machine with it)."""
 
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster(tmp_path_factory):
     from atrc_nas.platform.cluster import ray_cluster
 

@@ -95,7 +95,7 @@ def test_killed_launcher_resumes_without_redoing_finished_work(tmp_path):
     """Killed during the search, then during the training stage, then run to the end:
     no finished search trial and no finished training run is redone, and each killed
     launch's cluster is ended by the next one."""
-    config = _write(tmp_path, max_concurrent_trials=1)
+    config = _write(tmp_path)
     folder = tmp_path / "runs" / "tiny"
     search_temp, first_search = _kill_when(config, folder, TRIALS_DIR)
     train_temp, first_run = _kill_when(config, folder, TRAIN_RUNS_DIR)
@@ -116,6 +116,10 @@ def test_killed_launcher_resumes_without_redoing_finished_work(tmp_path):
     assert metrics.stat().st_mtime_ns == written  # the finished run was not redone
     assert "continuing the training stage" in rerun.stderr
     assert "training stage:" in rerun.stdout and "delta_m" not in rerun.stdout  # no refs
+    assert "leaderboard:" in rerun.stdout and "| multi_task |" in rerun.stdout
+    for suffix in ("csv", "md", "json", "html"):
+        assert (folder / f"leaderboard.{suffix}").is_file()
+    assert json.loads((folder / "provenance.json").read_text())["git"]["commit"]
     # a changed experiment is refused
     assert main([str(config), "search.optim.arch_lr=0.02"]) == 2
 

@@ -11,7 +11,9 @@ file that does not load is rendered again, with a warning naming it.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -116,6 +118,12 @@ class SyntheticDataset:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def content_fingerprint(self, cache_dir: Path | None = None) -> str:
+        """A hash of the generator's settings, which fix every image and label."""
+        settings = [VERSION, self.spec.name, self.split, self.image_size, self.seed,
+                    self.local_structure, len(self.ids)]
+        return hashlib.sha256(json.dumps(settings).encode()).hexdigest()
 
     def path(self, index: int) -> Path:
         """The cache file of sample ``index``."""

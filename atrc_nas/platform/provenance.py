@@ -1,0 +1,55 @@
+"""Where an experiment's results come from: the code (git commit, and whether the tree had
+uncommitted changes), the package versions and the experiment config's hash. Written by
+the launcher to ``<experiment>/provenance.json`` at every launch; the leaderboard prints it
+with every row."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from atrc_nas.fileio import atomic_write_json
+
+PROVENANCE_FILE = "provenance.json"
+PACKAGES = ("atrc-nas", "torch", "lightning", "ray", "optuna", "torchmetrics", "pydantic",
+            "numpy")
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def git_state(repo: Path = _REPO) -> dict[str, Any]:
+    """``{"commit", "dirty"}`` of the source tree (None when it is not a git checkout)."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True,
+                                  text=True, timeout=10, check=True)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def write_provenance(folder: Path, config: dict[str, Any]) -> Path:
+    return atomic_write_json(folder / PROVENANCE_FILE, {
+        "config_hash": config_hash(config), "git": git_state(), "versions": versions()})

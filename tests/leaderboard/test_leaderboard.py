@@ -1,0 +1,165 @@
+"""The leaderboard from constructed experiment folders: known numbers in, known means,
+stds, Delta_m, order and Pareto marks out, in every format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from atrc_nas.leaderboard import FORMATS, build, write_leaderboard
+from atrc_nas.leaderboard.__main__ import main
+
+TASKS = ["semseg", "depth"]
+
+
+def _metrics(test: dict[str, float], seed: int, gflops: float, dataset: str) -> dict:
+    return {"dataset": dataset, "backbone": "hrnet_tiny", "input_size": [32, 40],
+            "params": 1000, "gflops": gflops, "seed": seed, "dataset_fingerprint": "fp",
+            "steps": 4, "test": {f"test/{k}": v for k, v in test.items()}}
+
+
+def _run(folder: Path, key: str, network: dict, seed: int, test: dict | None,
+         gflops: float = 1.0, status: str = "finished", error: str | None = None,
+         dataset: str = "synthetic_nyud") -> None:
+    record = {"key": key, "status": status, "error": error, "network": network,
+              "seed": seed,
+              "metrics": _metrics(test, seed, gflops, dataset) if test else None}
+    path = folder / "train_runs" / f"{key}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
+
+
+def build_experiment(folder: Path, name: str = "exp", dataset: str = "synthetic_nyud",
+                     complete: bool = True) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "experiment.json").write_text(json.dumps({
+        "name": name, "data": {"dataset": dataset, "tasks": TASKS},
+        "train": {"seeds": [0, 1], "baselines": ["single_task", "multi_task"],
+                  "references": {}}}))
+    (folder / "provenance.json").write_text(json.dumps({
+        "config_hash": "cfg123", "git": {"commit": "abc", "dirty": True},
+        "versions": {"torch": "2.13.0"}}))
+    (folder / "selection.json").write_text(json.dumps({"genotypes": [
+        {"genotype_hash": "g1", "genotype_file": str(folder / "genotypes/g1/t.json"),
+         "reasons": ["best of budget 'free'"], "objective": 5.0, "head_gflops": 0.5},
+        {"genotype_hash": "g2", "genotype_file": str(folder / "genotypes/g2/t.json"),
+         "reasons": ["best of budget 'half'"], "objective": 6.0, "head_gflops": 0.2}]}))
+    trial = folder / "search_trials" / "s00-seed0-free.json"
+    trial.parent.mkdir(parents=True)
+    trial.write_text(json.dumps({
+        "key": "s00-seed0-free", "status": "finished", "tune_trial_id": "t1",
+        "provenance": {"budget": "free", "seed": 0, "params": {"optim.arch_lr": 0.01}},
+        "report": {"genotype_hash": "g1"}, "run_dir": str(folder / "search/s00")}))
+    single = {"task": None}
+    # single-task references: semseg 40 and 44 -> 42; depth 0.5 and 0.5 -> 0.5
+    for seed, miou in ((0, 40.0), (1, 44.0)):
+        _run(folder, f"single_task-semseg-seed{seed}",
+             {"id": "single_task-semseg", "task": "semseg"}, seed, {"semseg/miou": miou}, 0.3,
+             dataset=dataset)
+        _run(folder, f"single_task-depth-seed{seed}",
+             {"id": "single_task-depth", "task": "depth"}, seed, {"depth/rmse": 0.5}, 0.3,
+             dataset=dataset)
+    # multi_task: Delta_m 0 (seed 0: +10 / -10) and -10 (seed 1: 0 / -20): mean -5
+    _run(folder, "multi_task-seed0", {**single, "id": "multi_task"}, 0,
+         {"semseg/miou": 46.2, "depth/rmse": 0.55}, 1.0, dataset=dataset)
+    _run(folder, "multi_task-seed1", {**single, "id": "multi_task"}, 1,
+         {"semseg/miou": 42.0, "depth/rmse": 0.6}, 1.0, dataset=dataset)
+    # g1: Delta_m +10 twice, cheaper than multi_task: Pareto; g2: +5, cheapest: Pareto
+    for seed in (0, 1):
+        _run(folder, f"atrc-g1-seed{seed}", {**single, "id": "atrc-g1"}, seed,
+             {"semseg/miou": 50.4, "depth/rmse": 0.5}, 0.8, dataset=dataset)
+    _run(folder, "atrc-g2-seed0", {**single, "id": "atrc-g2"}, 0,
+         {"semseg/miou": 46.2, "depth/rmse": 0.5}, 0.6, dataset=dataset)
+    if complete:
+        _run(folder, "atrc-g2-seed1", {**single, "id": "atrc-g2"}, 1,
+             {"semseg/miou": 46.2, "depth/rmse": 0.5}, 0.6, dataset=dataset)
+    else:
+        _run(folder, "atrc-g2-seed1", {**single, "id": "atrc-g2"}, 1, None,
+             status="failed", error="DivergenceError: the loss diverged at step 3")
+        (folder / "train_runs" / "multi_task-seed1.json").unlink()
+    return folder
+
+
+def test_means_stds_delta_m_order_and_pareto(tmp_path):
+    board = build([build_experiment(tmp_path / "exp")])
+    main_table = board.tables[0]
+    assert [r.network for r in main_table] == ["atrc-g1", "atrc-g2", "multi_task"]
+    g1, g2, mt = main_table
+    assert g1.delta_m.mean == pytest.approx(10.0) and g1.delta_m.std == pytest.approx(0.0)
+    assert g2.delta_m.mean == pytest.approx(5.0)
+    assert mt.delta_m.mean == pytest.approx(-5.0)
+    assert mt.delta_m.std == pytest.approx(7.0710678, rel=1e-6)
+    assert mt.metrics["semseg/miou"].mean == pytest.approx(44.1) and mt.metrics[
+        "semseg/miou"].n == 2
+    assert [r.pareto for r in main_table] == [True, True, False]
+    assert g1.genotype["budgets"] == ["free"] and g1.genotype["search_trials"] == [
+        "s00-seed0-free"]
+    assert g1.genotype["sampled"] == [{"optim.arch_lr": 0.01}]
+    assert g1.provenance == {"config_hash": "cfg123", "git_commit": "abc", "git_dirty": True,
+                             "dataset_fingerprint": "fp", "versions": {"torch": "2.13.0"}}
+    # the single-task baselines are tables of their own task sets
+    assert sorted(t[0].network for t in board.tables[1:]) == ["single_task-depth",
+                                                              "single_task-semseg"]
+    assert board.missing == []
+
+
+def test_every_format_holds_every_row(tmp_path):
+    folder = build_experiment(tmp_path / "exp")
+    paths = write_leaderboard(folder)
+    assert set(paths) == set(FORMATS)
+    networks = ["atrc-g1", "atrc-g2", "multi_task", "single_task-semseg", "single_task-depth"]
+    text = paths["md"].read_text()
+    assert "| atrc-g1 | 50.4 ± 0 (n=2) | 0.5 ± 0 (n=2) | 10 ± 0 (n=2) |" in text
+    assert re.search(r"\| multi_task \| 44\.1 ± 2\.97 \(n=2\) .* \| -5 ± 7\.071 \(n=2\) \|",
+                     text)
+    rows = list(csv.DictReader(io.StringIO(paths["csv"].read_text())))
+    assert [r["network"] for r in rows][:3] == networks[:3]
+    assert float(rows[2]["delta_m mean"]) == pytest.approx(-5.0)
+    assert rows[0]["pareto"] == "True" and rows[0]["git dirty"] == "True"
+    data = json.loads(paths["json"].read_text())
+    assert [r["network"] for r in data["tables"][0]["rows"]] == networks[:3]
+    page = paths["html"].read_text()
+    assert not re.search(r"https?://", page)  # self-contained: nothing to fetch
+    assert "<script>" in page and "data:image/png;base64," in page
+    for network in networks:
+        assert f'<td data-value="{network}">' in page
+
+
+def test_failed_and_missing_runs_are_listed_not_fatal(tmp_path):
+    board = build([build_experiment(tmp_path / "exp", complete=False)])
+    by_key = {m["key"]: m for m in board.missing}
+    assert by_key["atrc-g2-seed1"]["status"] == "failed"
+    assert by_key["atrc-g2-seed1"]["error"].startswith("DivergenceError")
+    assert by_key["multi_task-seed1"]["status"] == "not run"
+    g2 = next(r for r in board.tables[0] if r.network == "atrc-g2")
+    assert g2.seeds == [0] and g2.metrics["semseg/miou"].std is None
+    text = FORMATS["md"](board)
+    assert "- exp: atrc-g2-seed1 (failed: DivergenceError" in text
+
+
+def test_two_datasets_never_share_a_table(tmp_path):
+    board = build([build_experiment(tmp_path / "a", "a", "synthetic_nyud"),
+                   build_experiment(tmp_path / "b", "b", "nyud")])
+    for table in board.tables:
+        assert len({(r.dataset, tuple(r.tasks)) for r in table}) == 1
+    assert {r.experiment for t in board.tables for r in t} == {"a", "b"}
+
+
+def test_an_unstarted_training_stage_and_the_cli(tmp_path, capsys):
+    folder = tmp_path / "fresh"
+    folder.mkdir()
+    (folder / "experiment.json").write_text(json.dumps({
+        "name": "fresh", "data": {"dataset": "synthetic_nyud", "tasks": None},
+        "train": {"seeds": [0], "baselines": ["multi_task"], "references": {}}}))
+    assert main([str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "the search stage has not finished" in out and "fresh: multi_task-seed0 (not run)" \
+        in out
+    assert main([str(tmp_path / "nothing")]) == 2
+    assert main([str(folder), "--format", "html", "--out", str(tmp_path / "b.html")]) == 0
+    assert (tmp_path / "b.html").read_text().startswith("<!DOCTYPE html>")
