@@ -29,6 +29,7 @@ tr.pareto td:first-child { font-weight: bold; }
 .figures { display: flex; flex-wrap: wrap; gap: 12px; }
 figure { margin: 0; } figcaption { font-size: 12px; color: #555; }
 img { max-width: 100%; border: 1px solid #eee; }
+.figures img { max-width: 460px; }
 code { font-size: 12px; }
 """
 

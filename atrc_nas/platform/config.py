@@ -241,7 +241,7 @@ class ExperimentConfig(Section):
             return [(("search", "objective"), f"task {search.objective!r} is not one of the "
                      f"experiment's tasks ({', '.join(tasks)})", search.objective)]
         try:
-            space_schedule = _space_schedule(search.space)
+            schedule = space_schedule(search.space)
         except ConfigError as err:
             return [(("search", "space"), str(err), search.space)]
         found: list[Issue] = []
@@ -258,7 +258,7 @@ class ExperimentConfig(Section):
             base = search_config_dict(self, search.seeds[0], budget, "check")
             for loc, params in trials:
                 try:
-                    parse_config(SearchConfig, apply_sample(base, params, space_schedule),
+                    parse_config(SearchConfig, apply_sample(base, params, schedule),
                                  source="the composed search config")
                 except ConfigError as err:
                     what = f" with {params}" if params else ""
@@ -315,7 +315,7 @@ def search_config_dict(experiment: ExperimentConfig, seed: int, budget: int,
     }
 
 
-def _space_schedule(space: str) -> ScheduleConfig:
+def space_schedule(space: str) -> ScheduleConfig:
     from atrc_nas.search.space_io import load_space
 
     return load_space(space).schedule

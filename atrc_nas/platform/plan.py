@@ -14,9 +14,9 @@ from typing import Any
 from atrc_nas.config import parse_config
 from atrc_nas.platform.config import (
     ExperimentConfig,
-    _space_schedule,
     apply_sample,
     search_config_dict,
+    space_schedule,
 )
 from atrc_nas.search.config import ScheduleConfig, SearchConfig
 from atrc_nas.tasks import get_task
@@ -32,7 +32,7 @@ class SweepPlan:
 
     @cached_property
     def space_schedule(self) -> ScheduleConfig:
-        return _space_schedule(self.config.search.space)
+        return space_schedule(self.config.search.space)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"experiment": self.experiment}

@@ -23,7 +23,7 @@ from atrc_nas.platform.plan import SweepPlan
 from atrc_nas.platform.records import read_trials
 from atrc_nas.platform.search_trial import search_trial
 from atrc_nas.platform.searcher import PerBudgetASHA, ReplicatedOptunaSearch
-from atrc_nas.platform.tune_callbacks import StageRecorder, SweepProgress
+from atrc_nas.platform.tune_callbacks import StageProgress, StageRecorder
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def build_tuner(experiment: ExperimentConfig, every_s: float = 30.0) -> tune.Tun
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             sync_config=tune.SyncConfig(sync_artifacts=True),  # each trial's stdout/stderr
             callbacks=[StageRecorder(folder),
-                       SweepProgress(STAGE, plan.total_trials, search.optim.max_steps,
+                       StageProgress(STAGE, plan.total_trials, search.optim.max_steps,
                                      every_s=every_s)],
             verbose=0, log_to_file=True,
         ),

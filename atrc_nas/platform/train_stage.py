@@ -25,7 +25,7 @@ from atrc_nas.platform.records import read_train_runs, train_record, write_train
 from atrc_nas.platform.search_stage import storage_root
 from atrc_nas.platform.train_plan import training_runs
 from atrc_nas.platform.train_trial import train_trial
-from atrc_nas.platform.tune_callbacks import StageRecorder, SweepProgress, describe_training
+from atrc_nas.platform.tune_callbacks import StageProgress, StageRecorder, describe_training
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def run_train_stage(experiment: ExperimentConfig, cluster: Cluster,
             run_config=tune.RunConfig(
                 name=STAGE, storage_path=storage_root(experiment),
                 callbacks=[StageRecorder(folder, train_record, write_train_run),
-                           SweepProgress(STAGE, len(runs), stage.optim.max_steps,
+                           StageProgress(STAGE, len(runs), stage.optim.max_steps,
                                          every_s=every_s, describe=describe_training)],
                 verbose=0, log_to_file=True,
                 sync_config=tune.SyncConfig(sync_artifacts=True),

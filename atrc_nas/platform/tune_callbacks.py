@@ -104,7 +104,7 @@ def describe_training(result: dict[str, Any]) -> str:
     return f"step {step}" + ("" if loss is None else f"  val loss {loss:.4g}")
 
 
-class SweepProgress(Callback):
+class StageProgress(Callback):
     """A readable live view of one stage (see the module docstring)."""
 
     def __init__(self, stage: str, total: int, total_steps: int, every_s: float = 30.0,
