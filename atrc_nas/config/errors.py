@@ -6,7 +6,7 @@ import difflib
 import re
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -118,7 +118,3 @@ def format_validation_error(
         lines.append(f"{source_of(loc)}: {key}: {' or '.join(messages)}")
     return ConfigError("\n".join(lines))
 
-
-def issues_error(issues: Sequence[tuple[Loc, str]], source_of: Callable[[Loc], str]) -> ConfigError:
-    """A ConfigError from ``(loc, message)`` pairs found after the schema checks."""
-    return ConfigError("\n".join(f"{source_of(loc)}: {dotted(loc)}: {msg}" for loc, msg in issues))

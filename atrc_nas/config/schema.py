@@ -80,6 +80,11 @@ class ResultNeutral:
 RESULT_NEUTRAL = ResultNeutral()
 
 
+def _as_tuple(value: Any) -> Any:
+    """A YAML list where a tuple is wanted (strict fields take tuples only)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _pair(value: Any) -> Any:
     """``[H, W]`` or ``"HxW"`` -> ``(H, W)``."""
     if isinstance(value, str):
@@ -87,9 +92,7 @@ def _pair(value: Any) -> Any:
         if not match:
             raise PydanticCustomError("pair", "must be a pair [H, W] (or 'HxW'), e.g. [64, 80]")
         return int(match[1]), int(match[2])
-    if isinstance(value, list):
-        return tuple(value)
-    return value
+    return _as_tuple(value)
 
 
 def _finite(value: float) -> float:
@@ -107,7 +110,13 @@ NonNegativeFloat = Annotated[float, Field(ge=0), AfterValidator(_finite)]
 OpenFraction = Annotated[float, Field(gt=0, lt=1)]  # strictly between 0 and 1
 Momentum = Annotated[float, Field(ge=0, lt=1)]
 Size = Annotated[tuple[PositiveInt, PositiveInt], BeforeValidator(_pair)]  # (H, W)
-FloatPair = Annotated[tuple[FiniteFloat, FiniteFloat], BeforeValidator(_pair)]
+
+
+def pair_of(item: Any) -> Any:
+    """A ``(start, end)``-like pair of ``item`` values, written as a YAML list."""
+    return Annotated[tuple[item, item], BeforeValidator(_as_tuple)]
+
+
 def _name(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}", value):
         raise PydanticCustomError("name", "must be a plain folder name (letters, digits, '.', "

@@ -25,6 +25,7 @@ Rules of the reference multi-task loaders:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +79,19 @@ _SEMSEG_CLASSES = DATASETS["pascal"].num_classes["semseg"]
 
 
 def _label_map(root: Path, sample_id: str) -> tuple[np.ndarray, Path]:
-    """The 2-D integer LabelMap of a sample's context .mat file, and that file."""
+    """The 2-D integer LabelMap of a sample's context .mat file, and that file. The edge
+    label, the normals mask and the boundary ground truth all come from it: the last few
+    reads are cached, keyed by the file's size and modification time."""
     path = root / "pascal-context" / "trainval" / f"{sample_id}.mat"
+    try:
+        stat = path.stat()
+    except OSError:
+        return _read_label_map(path, None), path
+    return _read_label_map(path, (stat.st_size, stat.st_mtime_ns)), path
+
+
+@lru_cache(maxsize=4)
+def _read_label_map(path: Path, version: tuple[int, int] | None) -> np.ndarray:
     mat = read_mat(path)
     if "LabelMap" not in mat:
         raise DataFileError(path, f"no variable 'LabelMap' (found {sorted(mat)})")
@@ -91,7 +103,8 @@ def _label_map(root: Path, sample_id: str) -> tuple[np.ndarray, Path]:
     check_range(
         path, label_map, f"0..{CONTEXT_CLASSES}", (label_map >= 0) & (label_map <= CONTEXT_CLASSES)
     )
-    return label_map, path
+    label_map.setflags(write=False)  # shared by the cache's readers
+    return label_map
 
 
 def _as_list(value: Any) -> list[Any]:

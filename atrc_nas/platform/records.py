@@ -1,12 +1,14 @@
-"""What the search sweep leaves in the experiment folder, written by the driver from Tune's
-results (so it works when trials run on other nodes):
+"""What the search and training stages leave in the experiment folder, written by the
+driver from Tune's results (so it works when trials run on other nodes):
 
 - ``search_trials/<key>.json``: each trial's status (running, finished, stopped early,
   failed with its message), provenance (sample, seed, budget, sampled values, Optuna and
   Tune trial ids), its last report and its search config;
 - ``genotypes/<hash>/<key>.json``: the genotype a trial ended with, in the published format
   (``data``, ``step``; loadable as ``model.genotype``), with its search report and
-  provenance. Trials that derive the same genotype share its ``<hash>`` folder.
+  provenance. Trials that derive the same genotype share its ``<hash>`` folder;
+- ``train_runs/<key>.json``: each training run's status, network, seed, metrics and the
+  local-attention backend of each worker.
 """
 
 from __future__ import annotations
@@ -59,11 +61,13 @@ def write_trial(folder: Path, record: dict[str, Any]) -> Path:
     return path
 
 
-def read_trials(folder: Path) -> list[dict[str, Any]]:
-    """Every trial record of the experiment, by key."""
-    return [json.loads(p.read_text())
-            for p in sorted((folder / TRIALS_DIR).glob("*.json"))]
+def _read_records(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
+
+def read_trials(folder: Path) -> list[dict[str, Any]]:
+    """Every search trial record of the experiment, by key."""
+    return _read_records(folder / TRIALS_DIR)
 
 
 TRAIN_RUNS_DIR = "train_runs"
@@ -92,5 +96,5 @@ def write_train_run(folder: Path, record: dict[str, Any]) -> Path:
 
 
 def read_train_runs(folder: Path) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text())
-            for p in sorted((folder / TRAIN_RUNS_DIR).glob("*.json"))]
+    """Every training run record of the experiment, by key."""
+    return _read_records(folder / TRAIN_RUNS_DIR)

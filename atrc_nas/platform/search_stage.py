@@ -9,44 +9,27 @@ state under ``<storage>/search`` (default storage: ``<experiment>/tune``).
 
 from __future__ import annotations
 
-import functools
-import logging
-from pathlib import Path
 from typing import Any
 
 from ray import tune
 
-from atrc_nas.config import ConfigError
 from atrc_nas.platform.cluster import Cluster
 from atrc_nas.platform.config import ExperimentConfig
 from atrc_nas.platform.plan import SweepPlan
 from atrc_nas.platform.records import read_trials
 from atrc_nas.platform.search_trial import search_trial
 from atrc_nas.platform.searcher import PerBudgetASHA, ReplicatedOptunaSearch
+from atrc_nas.platform.stages import (
+    fit_stage,
+    fitting,
+    fresh_trainable,
+    refuse_unfitting,
+    stage_run_config,
+)
 from atrc_nas.platform.tune_callbacks import StageProgress, StageRecorder
-
-log = logging.getLogger(__name__)
 
 STAGE = "search"
 STUDY_FILE = "optuna_study.log"
-
-
-def storage_root(experiment: ExperimentConfig) -> str:
-    """Where Ray Tune keeps the experiment's trials and checkpoints (absolute or a URI)."""
-    custom = experiment.ray.storage_path
-    if custom is None:
-        return str(experiment.folder / "tune")
-    return custom if "://" in custom else str(Path(custom).resolve())
-
-
-def _trainable(resources: dict[str, float]) -> Any:
-    """A freshly wrapped trainable (``tune.with_resources`` marks the function it wraps)."""
-
-    @functools.wraps(search_trial)
-    def trainable(config: dict[str, Any]) -> None:
-        search_trial(config)
-
-    return tune.with_resources(trainable, tune.PlacementGroupFactory([resources]))
 
 
 def _resources(experiment: ExperimentConfig) -> dict[str, float]:
@@ -54,7 +37,8 @@ def _resources(experiment: ExperimentConfig) -> dict[str, float]:
     return {"CPU": res.cpu, **({"GPU": res.gpu} if res.gpu else {})}
 
 
-def build_tuner(experiment: ExperimentConfig, every_s: float = 30.0) -> tune.Tuner:
+def build_tuner(experiment: ExperimentConfig, trainable: Any,
+                every_s: float = 30.0) -> tune.Tuner:
     """The Tuner of a new sweep."""
     plan = SweepPlan(experiment.model_dump(mode="json"))
     folder = experiment.folder
@@ -65,22 +49,19 @@ def build_tuner(experiment: ExperimentConfig, every_s: float = 30.0) -> tune.Tun
                                reduction_factor=search.asha.reduction_factor)
                  if search.asha.enabled else None)
     return tune.Tuner(
-        _trainable(_resources(experiment)),
+        trainable,
         tune_config=tune.TuneConfig(
             search_alg=searcher, scheduler=scheduler, num_samples=plan.total_trials,
             max_concurrent_trials=search.max_concurrent_trials, reuse_actors=True,
             trial_name_creator=lambda trial: trial.config["key"],
             trial_dirname_creator=lambda trial: trial.config["key"],
         ),
-        run_config=tune.RunConfig(
-            name=STAGE, storage_path=storage_root(experiment),
+        run_config=stage_run_config(
+            experiment, STAGE,
+            [StageRecorder(folder),
+             StageProgress(STAGE, plan.total_trials, search.optim.max_steps, every_s=every_s)],
             failure_config=tune.FailureConfig(max_failures=search.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            sync_config=tune.SyncConfig(sync_artifacts=True),  # each trial's stdout/stderr
-            callbacks=[StageRecorder(folder),
-                       StageProgress(STAGE, plan.total_trials, search.optim.max_steps,
-                                     every_s=every_s)],
-            verbose=0, log_to_file=True,
         ),
     )
 
@@ -89,14 +70,9 @@ def run_search_stage(experiment: ExperimentConfig, cluster: Cluster,
                      every_s: float = 30.0) -> list[dict[str, Any]]:
     """Run (or continue) the sweep; returns every trial's record."""
     check_resources(experiment, cluster)
-    path = f"{storage_root(experiment)}/{STAGE}"
-    if tune.Tuner.can_restore(path):
-        log.info("continuing the search sweep in %s", path)
-        tuner = tune.Tuner.restore(path, trainable=_trainable(_resources(experiment)),
-                                   resume_unfinished=True, resume_errored=False)
-    else:
-        tuner = build_tuner(experiment, every_s)
-    tuner.fit()
+    fit_stage(experiment, STAGE, "search sweep",
+              fresh_trainable(search_trial, _resources(experiment)),
+              lambda trainable: build_tuner(experiment, trainable, every_s))
     return read_trials(experiment.folder)
 
 
@@ -104,14 +80,10 @@ def check_resources(experiment: ExperimentConfig, cluster: Cluster) -> None:
     """A trial that asks for more than the whole cluster has would wait forever: refuse it
     on a local cluster, warn on a joined one (an autoscaler may add nodes)."""
     wanted = _resources(experiment)
-    short = {k: (v, cluster.resources.get(k, 0.0)) for k, v in wanted.items()
-             if v > cluster.resources.get(k, 0.0)}
-    if not short:
+    if fitting(cluster, wanted) >= 1:
         return
-    text = ", ".join(f"{k} {want:g} (the cluster has {have:g})" for k, (want, have)
-                     in short.items())
-    message = f"search.resources: one trial asks for {text}"
-    if cluster.local:
-        raise ConfigError(f"{message}; lower search.resources or raise ray.num_cpus / "
-                          "ray.num_gpus")
-    log.warning("%s; trials wait until the cluster grows", message)
+    text = ", ".join(f"{k} {want:g} (the cluster has {cluster.resources.get(k, 0.0):g})"
+                     for k, want in wanted.items() if want > cluster.resources.get(k, 0.0))
+    refuse_unfitting(cluster, f"search.resources: one trial asks for {text}",
+                     "lower search.resources or raise ray.num_cpus / ray.num_gpus",
+                     "trials wait until the cluster grows")

@@ -11,18 +11,22 @@ continue from their last checkpoint (Ray Train resumes a run of the same name).
 
 from __future__ import annotations
 
-import functools
 import logging
-import math
 from typing import Any
 
 from ray import tune
 
-from atrc_nas.config import ConfigError
 from atrc_nas.platform.cluster import Cluster
 from atrc_nas.platform.config import ExperimentConfig
 from atrc_nas.platform.records import read_train_runs, train_record, write_train_run
-from atrc_nas.platform.search_stage import storage_root
+from atrc_nas.platform.stages import (
+    fit_stage,
+    fitting,
+    fresh_trainable,
+    refuse_unfitting,
+    stage_run_config,
+    storage_root,
+)
 from atrc_nas.platform.train_plan import training_runs
 from atrc_nas.platform.train_trial import train_trial
 from atrc_nas.platform.tune_callbacks import StageProgress, StageRecorder, describe_training
@@ -33,36 +37,22 @@ STAGE = "train"
 DRIVER_CPUS = 0.01  # the Tune trial that drives a Ray Train run only waits on it
 
 
-def _trainable() -> Any:
-    @functools.wraps(train_trial)
-    def trainable(config: dict[str, Any]) -> None:
-        train_trial(config)
-
-    return tune.with_resources(trainable, tune.PlacementGroupFactory([{"CPU": DRIVER_CPUS}]))
-
-
 def concurrent_runs(experiment: ExperimentConfig, cluster: Cluster) -> int:
     """How many runs fit on the cluster at once (a run that cannot fit at all is a
     ConfigError on a local cluster)."""
     res = experiment.train.resources
     per_run = {"CPU": res.workers * res.cpus_per_worker + DRIVER_CPUS,
                "GPU": res.workers * res.gpus_per_worker}
-    fits = []
-    for kind, need in per_run.items():
-        if need <= 0:
-            continue
-        have = cluster.resources.get(kind, 0.0)
-        fits.append(math.floor(have / need + 1e-9))
-    count = min(fits) if fits else 1
+    count = fitting(cluster, per_run)
     if count < 1:
-        message = (f"train.resources: one run needs {per_run['CPU']:g} CPUs and "
-                   f"{per_run['GPU']:g} GPUs ({res.workers} workers and its driver); the "
-                   f"cluster has {cluster.resources.get('CPU', 0):g} CPUs and "
-                   f"{cluster.resources.get('GPU', 0):g} GPUs")
-        if cluster.local:
-            raise ConfigError(f"{message}; lower train.resources.cpus_per_worker (a fraction "
-                              "is fine) or the number of workers")
-        log.warning("%s; runs wait until the cluster grows", message)
+        refuse_unfitting(
+            cluster,
+            f"train.resources: one run needs {per_run['CPU']:g} CPUs and {per_run['GPU']:g} "
+            f"GPUs ({res.workers} workers and its driver); the cluster has "
+            f"{cluster.resources.get('CPU', 0):g} CPUs and "
+            f"{cluster.resources.get('GPU', 0):g} GPUs",
+            "lower train.resources.cpus_per_worker (a fraction is fine) or the number of "
+            "workers", "runs wait until the cluster grows")
         count = 1
     return count
 
@@ -79,36 +69,31 @@ def run_train_stage(experiment: ExperimentConfig, cluster: Cluster,
                     genotypes: list[dict[str, Any]], every_s: float = 30.0
                     ) -> list[dict[str, Any]]:
     """Train every run (or continue the stage); returns every run's record."""
-    path = f"{storage_root(experiment)}/{STAGE}"
     folder = experiment.folder
     log.info("local attention: %s", build_extension())
-    if tune.Tuner.can_restore(path):
-        log.info("continuing the training stage in %s", path)
-        tuner = tune.Tuner.restore(path, trainable=_trainable(), resume_unfinished=True,
-                                   resume_errored=False)
-    else:
+
+    def build(trainable: Any) -> tune.Tuner:
         stage = experiment.train
         runs = training_runs(experiment, genotypes)
         storage = f"{storage_root(experiment)}/train_runs"
         for run in runs:
             run.update(resources=stage.resources.model_dump(mode="json"), storage=storage,
                        max_failures=stage.max_failures)
-        tuner = tune.Tuner(
-            _trainable(),
+        return tune.Tuner(
+            trainable,
             param_space={"run": tune.grid_search(runs)},
             tune_config=tune.TuneConfig(
                 max_concurrent_trials=concurrent_runs(experiment, cluster),
                 trial_name_creator=lambda trial: trial.config["run"]["key"],
                 trial_dirname_creator=lambda trial: trial.config["run"]["key"],
             ),
-            run_config=tune.RunConfig(
-                name=STAGE, storage_path=storage_root(experiment),
-                callbacks=[StageRecorder(folder, train_record, write_train_run),
-                           StageProgress(STAGE, len(runs), stage.optim.max_steps,
-                                         every_s=every_s, describe=describe_training)],
-                verbose=0, log_to_file=True,
-                sync_config=tune.SyncConfig(sync_artifacts=True),
-            ),
+            run_config=stage_run_config(
+                experiment, STAGE,
+                [StageRecorder(folder, train_record, write_train_run),
+                 StageProgress(STAGE, len(runs), stage.optim.max_steps, every_s=every_s,
+                               describe=describe_training)]),
         )
-    tuner.fit()
+
+    fit_stage(experiment, STAGE, "training stage",
+              fresh_trainable(train_trial, {"CPU": DRIVER_CPUS}), build)
     return read_train_runs(folder)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
 from atrc_nas.config import ConfigError, Issue, Section
 from atrc_nas.config.schema import (
@@ -14,6 +14,7 @@ from atrc_nas.config.schema import (
     NonEmptyStr,
     NonNegativeFloat,
     PositiveFloat,
+    pair_of,
 )
 from atrc_nas.training.config import (
     BackboneConfig,
@@ -25,10 +26,6 @@ from atrc_nas.training.config import (
 )
 
 
-def _pair_list(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
 class SearchOptimConfig(OptimConfig):
     """Single-level optimisation: both optimisers step on the same batch and backward pass."""
 
@@ -36,7 +33,7 @@ class SearchOptimConfig(OptimConfig):
     """One global norm over weights and logits; None: off."""
     arch_lr: PositiveFloat = 5e-4
     """Learning rate of the architecture logits (Adam, constant)."""
-    arch_betas: Annotated[tuple[Momentum, Momentum], BeforeValidator(_pair_list)] = (0.9, 0.999)
+    arch_betas: pair_of(Momentum) = (0.9, 0.999)  # type: ignore[valid-type]
     arch_weight_decay: NonNegativeFloat = 0.0
 
 
@@ -44,11 +41,9 @@ class ScheduleConfig(Section):
     """Search schedule; a key left at None takes the value the search space file declares
     (and the reference value where the space file is silent too)."""
 
-    temperature: Annotated[tuple[PositiveFloat, PositiveFloat],
-                           BeforeValidator(_pair_list)] | None = None
+    temperature: pair_of(PositiveFloat) | None = None  # type: ignore[valid-type]
     """Gumbel-softmax tau, linear from start to end."""
-    entropy_weight: Annotated[tuple[FiniteFloat, FiniteFloat],
-                              BeforeValidator(_pair_list)] | None = None
+    entropy_weight: pair_of(FiniteFloat) | None = None  # type: ignore[valid-type]
     """lambda of the entropy term, linear from start to end."""
     fix_gap: Annotated[float, Field(gt=0, le=1)] | None = None
     """Fix a block once softmax top-1 minus top-2 >= fix_gap."""
