@@ -9,6 +9,7 @@ newest checkpoint that is not truncated.
 
 from __future__ import annotations
 
+import csv
 import logging
 import zipfile
 from pathlib import Path
@@ -23,6 +24,25 @@ log = logging.getLogger(__name__)
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.ckpt"
+METRICS_FILE = "metrics.json"  # a finished training run's results
+LOGS_DIR = "logs"  # logs/version_N/metrics.csv: one folder per start of the run
+
+
+def csv_logs(run_dir: Path) -> list[list[dict[str, str]]]:
+    """The rows of the run's CSV log, one list per start (first start first)."""
+    starts = []
+    logs = sorted((Path(run_dir) / LOGS_DIR).glob("version_*/metrics.csv"),
+                  key=lambda p: int(p.parent.name.removeprefix("version_")))
+    for log in logs:
+        with log.open() as handle:
+            starts.append(list(csv.DictReader(handle)))
+    return starts
+
+
+def trained_steps(run_dir: Path) -> list[list[int]]:
+    """The steps each start of the run trained (the rows that logged a training loss)."""
+    return [[int(row["step"]) for row in rows if row.get("train/loss")]
+            for rows in csv_logs(run_dir)]
 
 
 def checkpoint_is_intact(path: Path) -> bool:
@@ -86,5 +106,11 @@ def check_run_dir(run_dir: Path, cfg: BaseModel, resume: bool) -> Path | None:
 
 def write_config(run_dir: Path, cfg: BaseModel) -> Path:
     """``config.json`` of the run: written once the run is about to start (after every
-    check), so a run that fails on its inputs leaves no folder to clash with."""
+    check), so a run that fails on its inputs leaves no folder to clash with. A run folder
+    that cannot be created is a ConfigError naming ``output_dir``."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"output_dir: cannot create the run folder {run_dir}: "
+                          f"{err.strerror or err}") from None
     return atomic_write_json(run_dir / CONFIG_FILE, config_dict(cfg))

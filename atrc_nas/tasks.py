@@ -26,9 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import torch
+if TYPE_CHECKING:  # tensors pass through; the registry itself needs no torch
+    from torch import Tensor
 
 IGNORE_INDEX = 255
 
@@ -36,40 +37,41 @@ Direction = Literal["higher", "lower"]
 OutputKind = Literal["argmax", "clamp", "l2norm", "sigmoid", "softmax"]
 
 
-def _not_ignored(label: torch.Tensor) -> torch.Tensor:
+def _not_ignored(label: Tensor) -> Tensor:
     return label != IGNORE_INDEX
 
 
-def _valid_depth(label: torch.Tensor) -> torch.Tensor:
+def _valid_depth(label: Tensor) -> Tensor:
     return (label != IGNORE_INDEX) & (label > 0)
 
 
-def _valid_normals(label: torch.Tensor) -> torch.Tensor:
+def _valid_normals(label: Tensor) -> Tensor:
     ok = (label != IGNORE_INDEX).all(dim=-3, keepdim=True)
     return ok & (label.abs().sum(dim=-3, keepdim=True) > 0)
 
 
-def _out_argmax(logits: torch.Tensor) -> torch.Tensor:
+def _out_argmax(logits: Tensor) -> Tensor:
     return logits.argmax(dim=1)
 
 
-def _out_clamp(pred: torch.Tensor) -> torch.Tensor:
+def _out_clamp(pred: Tensor) -> Tensor:
     return pred.clamp_min(0.0)
 
 
-def _out_l2norm(pred: torch.Tensor) -> torch.Tensor:
-    return torch.nn.functional.normalize(pred, p=2, dim=1)
+def _out_l2norm(pred: Tensor) -> Tensor:
+    # F.normalize: x / max(||x||, 1e-12)
+    return pred / pred.norm(p=2, dim=1, keepdim=True).clamp_min(1e-12)
 
 
-def _out_sigmoid(logits: torch.Tensor) -> torch.Tensor:
-    return torch.sigmoid(logits)
+def _out_sigmoid(logits: Tensor) -> Tensor:
+    return logits.sigmoid()
 
 
-def _out_softmax_positive(logits: torch.Tensor) -> torch.Tensor:
-    return torch.softmax(logits, dim=1)[:, 1:2]
+def _out_softmax_positive(logits: Tensor) -> Tensor:
+    return logits.softmax(dim=1)[:, 1:2]
 
 
-_OUTPUTS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+_OUTPUTS: dict[str, Callable[[Tensor], Tensor]] = {
     "argmax": _out_argmax,
     "clamp": _out_clamp,
     "l2norm": _out_l2norm,
@@ -97,7 +99,7 @@ class TaskSpec:
     metric: str  # key of atrc_nas.metrics.METRICS; the task's primary metric
     direction: Direction
     output: OutputKind
-    valid_mask: Callable[[torch.Tensor], torch.Tensor]
+    valid_mask: Callable[[Tensor], Tensor]
     ignore_value: int = IGNORE_INDEX
     interpolation: Literal["linear", "nearest"] = "nearest"  # how labels are resized
 
@@ -109,7 +111,7 @@ class TaskSpec:
     def higher_is_better(self) -> bool:
         return self.direction == "higher"
 
-    def to_output(self, final_logits: torch.Tensor) -> torch.Tensor:
+    def to_output(self, final_logits: Tensor) -> Tensor:
         """Turn the network's final prediction [B, K, H, W] into the task's output."""
         return _OUTPUTS[self.output](final_logits)
 

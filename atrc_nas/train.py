@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -9,10 +10,10 @@ from atrc_nas.cli import config_command
 from atrc_nas.training.config import TrainConfig
 
 
-def _train(cfg: TrainConfig, resume: bool) -> str:
+def _train(cfg: TrainConfig, args: argparse.Namespace) -> str:
     from atrc_nas.training.run import train
 
-    result = train(cfg, resume=resume)
+    result = train(cfg, resume=args.resume)
     return json.dumps({"run_dir": str(result.run_dir), "test": result.metrics["test"]}, indent=2)
 
 

@@ -35,8 +35,9 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before ray is
 from atrc_nas.config import load_config, parse_config
 from atrc_nas.fileio import atomic_write_json
 from atrc_nas.platform.config import ExperimentConfig
-from atrc_nas.platform.plan import SweepPlan
-from atrc_nas.search.config import SearchConfig
+from atrc_nas.platform.search_stage import SearchStage
+from atrc_nas.platform.train_plan import Network
+from atrc_nas.platform.train_stage import TrainStage
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "platform_overhead_cpu.json"
 
@@ -67,15 +68,15 @@ def in_process(experiment: ExperimentConfig) -> tuple[float, list[float]]:
     from atrc_nas.search.run import run_search
 
     torch.set_num_threads(1)
-    plan = SweepPlan(experiment.model_dump(mode="json"))
+    stage = SearchStage(experiment)
     params = experiment.search.points[0] if experiment.search.points else {}
     each = []
     started = time.perf_counter()
-    for sample, seed, budget in plan.replicates(0):
-        cfg = plan.search_config(sample, seed, budget, params)
-        cfg["output_dir"] = str(experiment.folder / "in_process")
+    for sample, seed, budget in stage.replicates(0):
+        cfg = stage.compose(sample, seed, budget, params)
+        cfg = cfg.model_copy(update={"output_dir": str(experiment.folder / "in_process")})
         t0 = time.perf_counter()
-        run_search(parse_config(SearchConfig, cfg))
+        run_search(cfg)
         each.append(time.perf_counter() - t0)
     return time.perf_counter() - started, each
 
@@ -83,49 +84,49 @@ def in_process(experiment: ExperimentConfig) -> tuple[float, list[float]]:
 def through_tune(experiment: ExperimentConfig) -> tuple[float, float]:
     """The sweep through Ray Tune: (cluster start, sweep) seconds."""
     from atrc_nas.platform.cluster import ray_cluster
-    from atrc_nas.platform.search_stage import run_search_stage
+    from atrc_nas.platform.runner import run_stage
 
     experiment.folder.mkdir(parents=True, exist_ok=True)
+    stage = SearchStage(experiment)
     t0 = time.perf_counter()
     with ray_cluster("local", experiment_dir=experiment.folder, num_cpus=2) as cluster:
         ready = time.perf_counter()
-        records = run_search_stage(experiment, cluster, every_s=3600)
+        records = run_stage(stage, stage.plan({}), cluster, every_s=3600)
         done = time.perf_counter()
-    if any(r["status"] != "finished" for r in records):
-        raise RuntimeError(f"not every trial finished: {[r['status'] for r in records]}")
+    if any(not r.finished for r in records):
+        raise RuntimeError(f"not every trial finished: {[r.status for r in records]}")
     return ready - t0, done - ready
 
 
 def training_in_process(experiment: ExperimentConfig) -> float:
     import torch
 
-    from atrc_nas.platform.train_plan import Network, train_config
-    from atrc_nas.training.config import TrainConfig
     from atrc_nas.training.run import train
 
     torch.set_num_threads(os.cpu_count() or 1)
-    cfg = train_config(experiment, Network("multi_task", "multi_task"), 0)
-    cfg["output_dir"] = str(experiment.folder / "in_process_train")
+    cfg = TrainStage(experiment).compose(Network("multi_task", "multi_task"), 0)
+    cfg = cfg.model_copy(update={"output_dir": str(experiment.folder / "in_process_train")})
     started = time.perf_counter()
-    train(parse_config(TrainConfig, cfg))
+    train(cfg)
     return time.perf_counter() - started
 
 
 def training_on_ray(experiment: ExperimentConfig) -> float:
     from atrc_nas.platform.cluster import ray_cluster
-    from atrc_nas.platform.train_stage import run_train_stage
+    from atrc_nas.platform.runner import run_stage
 
     data = experiment.model_dump(mode="json")
-    data["train"]["baselines"] = ["multi_task"]
-    data["train"]["seeds"] = [0]
+    data["search"]["enabled"] = False
+    data["train"].update(baselines=["multi_task"], seeds=[0], genotypes=[])
     experiment = parse_config(ExperimentConfig, data)
     experiment.folder.mkdir(parents=True, exist_ok=True)
+    stage = TrainStage(experiment)
     with ray_cluster("local", experiment_dir=experiment.folder, num_cpus=2) as cluster:
         started = time.perf_counter()
-        (run,) = run_train_stage(experiment, cluster, genotypes=[], every_s=3600)
+        (run,) = run_stage(stage, stage.plan({}), cluster, every_s=3600)
         seconds = time.perf_counter() - started
-    if run["status"] != "finished":
-        raise RuntimeError(f"the training run did not finish: {run['error']}")
+    if not run.finished:
+        raise RuntimeError(f"the training run did not finish: {run.error}")
     return seconds
 
 

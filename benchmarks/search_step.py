@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from atrc_nas.data.spec import get_dataset_spec
+from atrc_nas.data.registry import get_dataset_spec
 from atrc_nas.fileio import atomic_write_json
 from atrc_nas.models.backbones import create_backbone
 from atrc_nas.models.genotype import resolve_genotype

@@ -64,6 +64,8 @@ def main() -> int:
     from ray.cluster_utils import Cluster
 
     from atrc_nas.platform.cluster import _ray_processes, end_processes
+    from atrc_nas.platform.layout import ExperimentLayout
+    from atrc_nas.platform.records import read_records
 
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 2, "node_ip_address": "127.0.0.1", "include_dashboard": True,
@@ -92,11 +94,10 @@ def main() -> int:
         for actor in list_actors(detail=True, limit=1000):
             if "RayTrainWorker" in (actor.class_name or ""):
                 per_node[actor.node_id] = per_node.get(actor.node_id, 0) + 1
-        runs = work / "runs" / "two_nodes" / "train_runs"
-        run = json.loads(next(runs.glob("*.json")).read_text())
+        (run,) = read_records(ExperimentLayout(work / "runs" / "two_nodes"), "train")
         result = {"nodes": nodes, "ray_train_workers_per_node": per_node,
-                  "listeners": seen, "run": run["key"], "status": run["status"],
-                  "world_size": (run["metrics"] or {}).get("world_size"),
+                  "listeners": seen, "run": run.key, "status": run.status,
+                  "world_size": run.outputs.get("metrics", {}).get("world_size"),
                   "launch_seconds": time.time() - started}
         print(json.dumps(result, indent=2))
         OUT.write_text(json.dumps(result, indent=2) + "\n")

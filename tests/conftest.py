@@ -12,6 +12,10 @@ import pytest
 # atrc_nas/platform/cluster.py); tests only ever start local clusters on 127.0.0.1.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
+# Lightning binds its log handler to sys.stderr when first imported; the package imports it
+# lazily, so import it here, before a test's captured stream could be the one it keeps.
+import lightning.pytorch  # noqa: F401
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory):

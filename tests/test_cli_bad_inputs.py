@@ -17,8 +17,11 @@ def _files(tmp: Path) -> dict[str, str]:
     (tmp / "dup.yaml").write_text("name: a\nname: b\n")
     (tmp / "list.yaml").write_text("- 1\n")
     (tmp / "tab.yaml").write_text("optim:\n\tlr: 1\n")
+    (tmp / "empty.yaml").write_text("# nothing set\n")
+    (tmp / "a_file").write_text("x")
     return {"latin1": str(tmp / "latin1.yaml"), "dup": str(tmp / "dup.yaml"),
-            "list": str(tmp / "list.yaml"), "tab": str(tmp / "tab.yaml"), "dir": str(tmp)}
+            "list": str(tmp / "list.yaml"), "tab": str(tmp / "tab.yaml"), "dir": str(tmp),
+            "empty": str(tmp / "empty.yaml"), "file": str(tmp / "a_file")}
 
 
 TRAIN_CASES = [
@@ -89,6 +92,10 @@ TRAIN_CASES = [
     ([TRAIN, "data.dataset=nyud", "data.options={}", "data.root=${ATRC_NAS_TEST_UNSET_VAR}"],
      "export ATRC_NAS_TEST_UNSET_VAR=DIR or override data.root=DIR. NYUD-v2 in the"),
     ([TRAIN, "output_dir={dir}/runs", "--resume"], "--resume: nothing to resume in"),
+    (["{empty}", "name=x"], "empty.yaml: the file holds no settings"),
+    ([TRAIN, "output_dir={file}"], "output_dir: is a file, not a folder"),
+    ([TRAIN, "trainer.accelerator=cpu", "trainer.precision=16-mixed"],
+     "trainer.precision: 16-mixed (float16 autocast) needs a GPU; on CPU use bf16-mixed"),
 ]
 
 
@@ -140,7 +147,7 @@ DATA_CASES = [
 def test_data_bad_inputs(capsys, argv, message):
     code = data_main(argv)
     captured = capsys.readouterr()
-    assert code == 1
+    assert code == 2
     assert message in captured.err + captured.out and "Traceback" not in captured.err
 
 
@@ -151,6 +158,40 @@ def test_unavailable_accelerator_is_a_config_error_before_data_work(tmp_path, ca
     assert not (tmp_path / "synthetic_atrc_published").exists()
 
 
+def test_run_time_input_errors_are_one_line(tmp_path, capsys):
+    """Inputs only the run can judge: a dataset too small to carve a validation split from,
+    an output folder that cannot be created."""
+    tiny = [TRAIN, "data.options={num_images: 1, image_size: [32, 40]}", "optim.max_steps=2",
+            "trainer.val_every_n_steps=2", "data.crop_size=[32, 40]", "data.batch_size=1"]
+    assert train_main([*tiny, f"output_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err
+    assert "data.val_fraction, data.options.num_images:" in err and "Traceback" not in err
+    small = [TRAIN, "data.options={num_images: 4, image_size: [32, 40]}", "optim.max_steps=2",
+             "trainer.val_every_n_steps=2", "data.crop_size=[32, 40]", "data.batch_size=1",
+             "model.backbone=hrnet_tiny"]
+    assert train_main([*small, "output_dir=/proc/atrc_nas_test"]) == 2
+    err = capsys.readouterr().err
+    assert "output_dir: cannot create the run folder /proc/atrc_nas_test/" in err, err
+
+
+def test_abbreviations_are_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_main([TRAIN, "--resum"])
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments: --resum" in capsys.readouterr().err
+
+
 def test_print_schema(capsys):
     assert train_main(["--print-schema"]) == 0
     assert '"TrainConfig"' in capsys.readouterr().out
+
+
+def test_key_value_pairs_are_yaml_1_2_everywhere():
+    import argparse
+
+    from atrc_nas.cli import key_value
+
+    assert key_value("lr=1e-3") == ("lr", 0.001)  # a float, as in the config overrides
+    assert key_value("image_size=[40, 48]") == ("image_size", [40, 48])
+    with pytest.raises(argparse.ArgumentTypeError, match="expected KEY=VALUE"):
+        key_value("no_equals_sign")

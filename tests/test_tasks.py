@@ -1,12 +1,13 @@
 import pytest
 import torch
 
-from atrc_nas.data.spec import DATASETS, DatasetSpec, get_dataset_spec
+from atrc_nas.data.registry import DATASETS, get_dataset_spec
+from atrc_nas.data.spec import DatasetSpec
 from atrc_nas.tasks import TASKS, get_task
 
 
 def test_every_dataset_resolves_every_channel_count():
-    for spec in DATASETS.values():
+    for spec in (entry.spec for entry in DATASETS.values()):
         for task in spec.tasks:
             assert spec.channels(task, "final") >= 1
             assert spec.channels(task, "aux") >= 2
@@ -22,7 +23,7 @@ def test_reference_channel_counts():
 def test_lookup_errors_list_valid_names():
     with pytest.raises(KeyError, match="known tasks: semseg"):
         get_task("segm")
-    with pytest.raises(KeyError, match="known datasets"):
+    with pytest.raises(KeyError, match="valid datasets"):
         get_dataset_spec("cityscapes")
     with pytest.raises(KeyError, match="has no task"):
         get_dataset_spec("nyud").with_tasks(["sal"])

@@ -9,6 +9,7 @@ from atrc_nas.config.loading import (
     load_config,
     parse_config,
     result_changes,
+    trusted_config,
 )
 from atrc_nas.config.schema import RESULT_NEUTRAL, Issue, Section, signature_model
 from atrc_nas.config.yaml_io import Override, apply_overrides, parse_yaml, read_yaml
@@ -29,4 +30,5 @@ __all__ = [
     "read_yaml",
     "result_changes",
     "signature_model",
+    "trusted_config",
 ]

@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import json
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from atrc_nas.config.errors import ConfigError, Loc, dotted, format_validation_error, model_at
-from atrc_nas.config.schema import ResultNeutral
+from atrc_nas.config.schema import TRUSTED, Issue, ResultNeutral, issues_error
 from atrc_nas.config.yaml_io import Override, apply_overrides, read_yaml
 
 M = TypeVar("M", bound=BaseModel)
 
 
+Checks = Callable[[Any], list[Issue]]
+
+
 def parse_config(cls: type[M], data: Mapping[str, Any] | None, *, source: str = "config",
-                 overrides: Sequence[Override] = ()) -> M:
-    """Validate ``data`` against ``cls``; a ConfigError names ``source`` (or the override
-    that set the bad value), the key, the value and what is valid."""
+                 overrides: Sequence[Override] = (), checks: Checks | None = None) -> M:
+    """Validate ``data`` against ``cls``, then run ``checks`` on the config (problems its
+    schema cannot see, e.g. the configs an experiment composes); a ConfigError names
+    ``source`` (or the override that set the bad value), the key, the value and what is
+    valid."""
 
     def source_of(loc: Loc) -> str:
         for override in reversed(overrides):
@@ -29,16 +34,33 @@ def parse_config(cls: type[M], data: Mapping[str, Any] | None, *, source: str = 
         return source
 
     try:
-        return cls.model_validate(dict(data or {}))
+        config = cls.model_validate(dict(data or {}))
+        issues = checks(config) if checks is not None else []
+        if issues:
+            raise issues_error(cls.__name__, issues)
     except ValidationError as err:
         raise format_validation_error(cls, err, source_of) from None
+    return config
 
 
-def load_config(path: str | Path, cls: type[M], overrides: Sequence[str] = ()) -> M:
-    """Read the YAML file ``path``, apply ``KEY=VALUE`` overrides and validate."""
+def trusted_config(cls: type[M], data: Mapping[str, Any]) -> M:
+    """A config validated before (on the driver), rebuilt from its JSON where it runs: types
+    are parsed, the cross-field checks (which read files, registries and search spaces) are
+    not run again."""
+    return cls.model_validate(dict(data), context={TRUSTED: True})
+
+
+def load_config(path: str | Path, cls: type[M], overrides: Sequence[str] = (),
+                checks: Checks | None = None) -> M:
+    """Read the YAML file ``path`` (an empty one is refused: a config names at least one
+    setting), apply ``KEY=VALUE`` overrides, validate and run ``checks``."""
     parsed = [Override.parse(text) for text in overrides]
-    data = apply_overrides(read_yaml(path), parsed)
-    return parse_config(cls, data, source=str(path), overrides=parsed)
+    data = read_yaml(path)
+    if not data:
+        raise ConfigError(f"{path}: the file holds no settings; a config names at least "
+                          "what it runs (see --print-schema, or the files in experiments/)")
+    data = apply_overrides(data, parsed)
+    return parse_config(cls, data, source=str(path), overrides=parsed, checks=checks)
 
 
 def config_dict(cfg: BaseModel) -> dict[str, Any]:

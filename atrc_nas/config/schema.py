@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     create_model,
     model_validator,
 )
@@ -30,6 +31,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 Loc = tuple[Any, ...]
 Issue = tuple[Loc, str, Any]  # (where, what is wrong, the value found there)
+TRUSTED = "trusted"  # validation context: the config was checked before (see trusted_config)
 
 
 class Section(BaseModel):
@@ -50,19 +52,25 @@ class Section(BaseModel):
         return data
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> Section:
+    def _cross_checks(self, info: ValidationInfo) -> Section:
+        if info.context and info.context.get(TRUSTED):
+            return self
         issues = self.issues()
         if issues:
-            raise ValidationError.from_exception_data(type(self).__name__, [
-                InitErrorDetails(type=PydanticCustomError("config", message), loc=loc,
-                                 input=value)
-                for loc, message, value in issues
-            ])
+            raise issues_error(type(self).__name__, issues)
         return self
 
     def issues(self) -> list[Issue]:
         """Problems only visible across fields or through registries (root configs)."""
         return []
+
+
+def issues_error(title: str, issues: Iterable[Issue]) -> ValidationError:
+    """Issues as a pydantic ValidationError (reported like any other bad value)."""
+    return ValidationError.from_exception_data(title, [
+        InitErrorDetails(type=PydanticCustomError("config", message), loc=loc, input=value)
+        for loc, message, value in issues
+    ])
 
 
 def _is_section(hint: Any) -> bool:

@@ -1,42 +1,49 @@
-"""``python -m atrc_nas.data {show, download, check}``: look at, fetch and validate datasets."""
+"""``python -m atrc_nas.data {show, download, check}``: look at, fetch and validate datasets.
+
+Exit status as every command (``atrc_nas.cli``): 2 for a bad option, dataset or folder, 1
+when a check finds problems or a download fails.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
 
-import numpy as np
-import yaml
-
-from atrc_nas.data.builders import DATASET_BUILDERS, build_dataset
-from atrc_nas.data.check import FOLDER_DATASETS, check_dataset
-from atrc_nas.data.download import KNOWN_SOURCES, DownloadError, download
-from atrc_nas.data.visualize import save_grid
+from atrc_nas.cli import EXIT_FAILED, ArgumentParser, key_value, run_command
+from atrc_nas.config import ConfigError
+from atrc_nas.data.registry import DATASETS, build_dataset, dataset_entry
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 
 
-def _option(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    parsed = yaml.safe_load(value)
-    return key, tuple(parsed) if isinstance(parsed, list) else parsed
+def _folder(dataset: str, root: str | None, flag: str) -> None:
+    """A folder dataset's root must exist (a bad argument, not a failed run)."""
+    entry = dataset_entry(dataset)
+    if entry.in_folder and root is not None and not Path(root).is_dir():
+        raise ConfigError(f"{flag} {root}: no such folder; {entry.how_to_get}")
 
 
 def _show(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from atrc_nas.data.visualize import save_grid
+
+    _folder(args.dataset, args.root, "--root")
     dataset = build_dataset(args.dataset, args.split, args.root, **dict(args.option))
     size = len(dataset)
     if size == 0:
         print(f"dataset {args.dataset!r} split {args.split!r} is empty", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     num = min(args.num, size)
     indices = (
         range(num)
@@ -53,35 +60,43 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from atrc_nas.data.check import check_dataset
+
+    _folder(args.dataset, args.dir, "folder")
     problems = check_dataset(args.dataset, args.dir)
     for problem in problems:
         print(problem)
     if problems:
         print(f"{len(problems)} problem(s) in {args.dataset} at {args.dir}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(f"{args.dataset} at {args.dir}: OK")
     return 0
 
 
 def _download(args: argparse.Namespace) -> int:
+    from atrc_nas.data.download import download
+
     url, sha256 = args.url, args.sha256
     if url is None:
-        source = KNOWN_SOURCES[args.dataset]
+        source = dataset_entry(args.dataset).sources if args.dataset else None
+        if source is None:
+            raise ConfigError("--url: give the archive's URL (or --dataset nyud|pascal to try "
+                              "its published archive)")
         print(f"no --url given; trying the published {args.dataset} archive. {source.note}")
         url, sha256 = source.urls[0], sha256 or source.sha256
     path = download(url, args.dest, sha256)
-    print(
-        f"downloaded {path} and unpacked it into {args.dest}; validate the dataset folder with"
-        f" python -m atrc_nas.data check --dataset {args.dataset} {args.dest}/<folder>"
-    )
+    name = args.dataset or "<nyud|pascal>"
+    print(f"downloaded {path} and unpacked it into {args.dest}; validate the dataset folder "
+          f"with python -m atrc_nas.data check --dataset {name} {args.dest}/<folder>")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    datasets = list(DATASET_BUILDERS)
-    parser = argparse.ArgumentParser(
-        prog="python -m atrc_nas.data", description="Look at, download and validate datasets."
-    )
+def build_parser() -> ArgumentParser:
+    datasets = list(DATASETS)
+    folders = [name for name, entry in DATASETS.items() if entry.in_folder]
+    published = [name for name, entry in DATASETS.items() if entry.sources]
+    parser = ArgumentParser(prog="python -m atrc_nas.data",
+                            description="Look at, download and validate datasets.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     show = commands.add_parser(
@@ -96,33 +111,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, help="pick samples at random with this seed (default: the first)"
     )
     show.add_argument(
-        "--option",
-        type=_option,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
+        "--option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
         help="dataset option, value in YAML (e.g. num_images=16, image_size=[64,80])",
     )
     show.set_defaults(run=_show)
 
-    sources = "\n".join(f"  {name}: {' or '.join(src.urls)}" for name, src in KNOWN_SOURCES.items())
+    sources = "\n".join(f"  {name}: {' or '.join(DATASETS[name].sources.urls)}"  # type: ignore[union-attr]
+                        for name in published)
     fetch = commands.add_parser(
         "download",
         help="download (resumable) and unpack an archive, verifying its sha256",
         description="Download an archive (resuming a partial one), verify it and unpack it.",
         epilog=f"published archives:\n{sources}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    fetch.add_argument("--dataset", required=True, choices=list(KNOWN_SOURCES))
-    fetch.add_argument("--url", help="archive URL (default: the published one, if any)")
+    fetch.add_argument("--url", help="archive URL (default: the dataset's published one)")
     fetch.add_argument("--dest", required=True, help="folder to download and unpack into")
     fetch.add_argument("--sha256", help="expected sha256 of the archive (hex)")
+    fetch.add_argument("--dataset", choices=published,
+                       help="the dataset (for its published archive when --url is not given)")
     fetch.set_defaults(run=_download)
 
     check = commands.add_parser(
         "check", help="validate a dataset folder; lists every missing or corrupt file"
     )
-    check.add_argument("--dataset", required=True, choices=list(FOLDER_DATASETS))
+    check.add_argument("--dataset", required=True, choices=folders)
     check.add_argument("dir", help="the dataset folder")
     check.set_defaults(run=_check)
     return parser
@@ -130,11 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except (ValueError, DownloadError) as err:  # DataFileError is a ValueError
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    return run_command(lambda: args.run(args))
 
 
 if __name__ == "__main__":

@@ -6,23 +6,22 @@ from collections import Counter
 from pathlib import Path
 
 from atrc_nas.data.io import DataFileError, FolderDataset, read_rgb
-from atrc_nas.data.nyud import NYUDDataset
-from atrc_nas.data.pascal import PascalContextDataset
+from atrc_nas.data.registry import DATASETS
 
-FOLDER_DATASETS: dict[str, type[FolderDataset]] = {
-    cls.name: cls for cls in (NYUDDataset, PascalContextDataset)
-}
+
+def folder_datasets() -> list[str]:
+    """The datasets that live in a folder (the ones ``check_dataset`` validates)."""
+    return [name for name, entry in DATASETS.items() if entry.in_folder]
 
 
 def check_dataset(name: str, root: str | Path) -> list[str]:
     """One line per missing or corrupt file (path first), in both splits and for every
     task of the dataset; an empty list when the folder is complete and readable."""
-    try:
-        cls = FOLDER_DATASETS[name]
-    except KeyError:
+    if name not in folder_datasets():
         raise KeyError(
-            f"cannot check dataset {name!r}; checkable datasets: {', '.join(FOLDER_DATASETS)}"
-        ) from None
+            f"cannot check dataset {name!r}; checkable datasets: {', '.join(folder_datasets())}"
+        )
+    cls: type[FolderDataset] = DATASETS[name].loader
     problems: list[str] = []
     for split, split_file in cls.split_files(Path(root)).items():
         try:

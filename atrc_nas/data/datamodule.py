@@ -19,11 +19,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from atrc_nas.config import ConfigError
 from atrc_nas.data.aux_targets import normals_clusters
-from atrc_nas.data.builders import build_dataset, dataset_entry
 from atrc_nas.data.collate import collate
+from atrc_nas.data.registry import build_dataset, dataset_entry, get_dataset_spec
 from atrc_nas.data.samplers import EpochSeededSampler, ShardSampler, StepSampler
-from atrc_nas.data.spec import DatasetSpec, get_dataset_spec
+from atrc_nas.data.spec import DatasetSpec
 from atrc_nas.data.synthetic import cache_root
 from atrc_nas.data.transforms import Compose, Sample, eval_transform, train_transform
 
@@ -58,9 +59,10 @@ def split_indices(size: int, val_fraction: float, seed: int) -> tuple[list[int],
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
     n_val = max(1, round(size * val_fraction))
     if n_val >= size:
-        raise ValueError(
-            f"val_fraction={val_fraction} of {size} samples leaves nothing to train on"
-        )
+        raise ConfigError(
+            f"data.val_fraction, data.options.num_images: a validation split of "
+            f"{val_fraction} of {size} training sample(s) leaves nothing to train on; give "
+            "the dataset more images or lower data.val_fraction")
     order = np.random.default_rng(seed).permutation(size)
     return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
 

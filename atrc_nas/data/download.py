@@ -19,7 +19,6 @@ import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -36,41 +35,6 @@ class DownloadError(RuntimeError):
 
 class ChecksumError(DownloadError):
     """A downloaded file's SHA-256 is not the expected one."""
-
-
-@dataclass(frozen=True)
-class DatasetSource:
-    """Where a dataset has been published; ``sha256`` of the first URL's file when known."""
-
-    urls: tuple[str, ...]
-    sha256: str | None
-    note: str
-
-
-_DEAD_LINKS = (
-    "The original ATRC archives (first URL) are no longer served and no checksum was "
-    "published; copies of both layouts circulate. Pass --url to a copy you trust and "
-    "--sha256 if you know its digest."
-)
-
-KNOWN_SOURCES: dict[str, DatasetSource] = {
-    "nyud": DatasetSource(
-        urls=(
-            "https://data.vision.ee.ethz.ch/brdavid/atrc/NYUDv2.tar.gz",
-            "https://data.vision.ee.ethz.ch/kmaninis/share/MTL/NYUD_MT.tgz",
-        ),
-        sha256=None,
-        note=_DEAD_LINKS,
-    ),
-    "pascal": DatasetSource(
-        urls=(
-            "https://data.vision.ee.ethz.ch/brdavid/atrc/PASCALContext.tar.gz",
-            "https://data.vision.ee.ethz.ch/kmaninis/share/MTL/PASCAL_MT.tgz",
-        ),
-        sha256=None,
-        note=_DEAD_LINKS,
-    ),
-}
 
 
 def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:

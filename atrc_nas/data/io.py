@@ -14,11 +14,9 @@ from typing import Any, ClassVar
 
 import cv2
 import numpy as np
-import scipy.io
 from PIL import Image
-from torch.utils.data import Dataset
 
-from atrc_nas.data.spec import DatasetSpec, get_dataset_spec
+from atrc_nas.data.spec import DatasetSpec
 
 Sample = dict[str, Any]
 
@@ -88,6 +86,8 @@ def read_npy(path: str | Path, ndim: int) -> np.ndarray:
 
 def read_mat(path: str | Path) -> dict[str, Any]:
     """A MATLAB file; structs become attribute objects and singleton dimensions are dropped."""
+    import scipy.io  # only PASCAL reads .mat files
+
     path = require_file(path, "a MATLAB .mat file")
     try:
         return scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)
@@ -121,8 +121,9 @@ def check_shape(
         )
 
 
-class FolderDataset(Dataset, ABC):
-    """A dataset stored as files under a root folder, one file per sample and label.
+class FolderDataset(ABC):
+    """A dataset stored as files under a root folder, one file per sample and label (a
+    map-style dataset for torch's DataLoader: ``__len__`` and ``__getitem__``).
 
     ``load_raw(i)`` returns a raw sample (docs/conventions.md); ``__getitem__`` passes it
     through ``transform`` when one is given. Subclasses name their ``DatasetSpec`` and say
@@ -130,7 +131,7 @@ class FolderDataset(Dataset, ABC):
     spec lists evaluation targets also say how those are read (``load_eval_targets``).
     """
 
-    name: ClassVar[str]  # key of atrc_nas.data.spec.DATASETS
+    dataset: ClassVar[DatasetSpec]  # the dataset's constants (its registry entry holds it)
 
     def __init__(
         self,
@@ -142,14 +143,15 @@ class FolderDataset(Dataset, ABC):
         self.root = Path(root)
         if not self.root.is_dir():
             raise DataFileError(
-                self.root, f"dataset folder not found (expected the {self.name} root)"
+                self.root, f"dataset folder not found (expected the {self.dataset.name} root)"
             )
-        full = get_dataset_spec(self.name)
+        full = self.dataset
         self.spec: DatasetSpec = full.with_tasks(tuple(full.tasks if tasks is None else tasks))
         splits = self.split_files(self.root)
         if split not in splits:
             raise ValueError(
-                f"unknown split {split!r} for dataset {self.name!r}; expected one of {list(splits)}"
+                f"unknown split {split!r} for dataset {self.dataset.name!r}; expected one of "
+                f"{list(splits)}"
             )
         self.split = split
         self.ids: list[str] = read_split(splits[split])

@@ -23,10 +23,13 @@ from atrc_nas.data.io import (
     read_label_png,
     read_npy,
 )
-from atrc_nas.data.spec import DATASETS
+from atrc_nas.data.spec import DatasetSpec
 from atrc_nas.tasks import IGNORE_INDEX
 
-_NUM_CLASSES = DATASETS["nyud"].num_classes["semseg"]
+NYUD = DatasetSpec(name="nyud", tasks=("semseg", "depth", "normals", "edge"),
+                   num_classes={"semseg": 40}, crop_size=(425, 560), edge_pos_weight=0.8,
+                   boundary_tolerance=0.011, lr=0.01)
+_NUM_CLASSES = NYUD.num_classes["semseg"]
 
 
 def _semseg(path: Path) -> np.ndarray:
@@ -131,7 +134,7 @@ def detect_layout(root: str | Path) -> NYUDLayout:
 class NYUDDataset(FolderDataset):
     """NYUD-v2 raw samples; ``layout`` says which of ``NYUD_LAYOUTS`` was found."""
 
-    name = "nyud"
+    dataset = NYUD
 
     def __init__(
         self,

@@ -1,4 +1,6 @@
-"""Dataset specifications: which tasks a dataset has and the constants its tasks need."""
+"""Dataset specifications: which tasks a dataset has and the constants its tasks need (each
+dataset defines its spec beside its loader; its entry in :mod:`atrc_nas.data.registry`
+holds it)."""
 
 from __future__ import annotations
 
@@ -96,41 +98,3 @@ class DatasetSpec:
         kept = tuple(k for k in self.eval_targets if EVAL_TARGETS[k] in tasks)
         return replace(self, tasks=tuple(tasks), eval_targets=kept)
 
-
-SYNTHETIC_CLASSES = 8  # floor, wall and 6 object classes, see data/synthetic/__init__.py
-
-DATASETS: dict[str, DatasetSpec] = {
-    spec.name: spec
-    for spec in (
-        DatasetSpec(
-            name="nyud", tasks=("semseg", "depth", "normals", "edge"),
-            num_classes={"semseg": 40}, crop_size=(425, 560), edge_pos_weight=0.8,
-            boundary_tolerance=0.011, lr=0.01,
-        ),
-        DatasetSpec(
-            name="pascal", tasks=("semseg", "human_parts", "sal", "normals", "edge"),
-            num_classes={"semseg": 21, "human_parts": 7, "sal": 2}, crop_size=(512, 512),
-            edge_pos_weight=0.95, boundary_tolerance=0.0075, lr=0.005,
-            # SEISM scored the published numbers against seg2bmap(LabelMap), not against
-            # the thinned Laplacian edges the network trains on (docs/boundary_metric.md)
-            boundary_ground_truth="seg2bmap", eval_targets=(EDGE_BOUNDARY_GT,),
-        ),
-        DatasetSpec(
-            name="synthetic_nyud", tasks=("semseg", "depth", "normals", "edge"),
-            num_classes={"semseg": SYNTHETIC_CLASSES}, crop_size=(128, 160),
-            edge_pos_weight=0.8, boundary_tolerance=0.011, lr=0.01,
-        ),
-        DatasetSpec(
-            name="synthetic_pascal", tasks=("semseg", "human_parts", "sal", "normals", "edge"),
-            num_classes={"semseg": SYNTHETIC_CLASSES, "human_parts": 7, "sal": 2},
-            crop_size=(128, 160), edge_pos_weight=0.95, boundary_tolerance=0.0075, lr=0.005,
-        ),
-    )
-}
-
-
-def get_dataset_spec(name: str) -> DatasetSpec:
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}") from None

@@ -9,7 +9,6 @@ search's probability curves per trial and the training curves of every run.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
 from pathlib import Path
@@ -17,7 +16,9 @@ from typing import Any
 
 from atrc_nas.leaderboard.collect import Leaderboard, Row
 from atrc_nas.leaderboard.formats import _stat, _title, metric_columns
-from atrc_nas.platform.records import read_trials
+from atrc_nas.platform.layout import ExperimentLayout
+from atrc_nas.platform.records import read_records
+from atrc_nas.run_dir import csv_logs
 
 _STYLE = """
 body { font-family: sans-serif; margin: 2em; color: #222; }
@@ -104,17 +105,9 @@ def pareto_plot(rows: list[Row]) -> str | None:
     return _png(fig)
 
 
-def _read_csv_logs(run_dir: Path) -> list[dict[str, str]]:
-    rows: list[dict[str, str]] = []
-    for log in sorted((run_dir / "logs").glob("version_*/metrics.csv")):
-        with log.open() as handle:
-            rows += list(csv.DictReader(handle))
-    return rows
-
-
 def training_curves(run_dir: Path, title: str) -> str | None:
     """Training and validation loss of one run (base64 PNG), from its CSV logs."""
-    rows = _read_csv_logs(run_dir)
+    rows = [row for start in csv_logs(run_dir) for row in start]
     curves: dict[str, list[tuple[int, float]]] = {}
     for row in rows:
         for key in ("train/loss", "val/loss"):
@@ -183,23 +176,26 @@ def _genotype_figures(rows: list[Row]) -> list[str]:
 
     figures = []
     for row in rows:
-        if not row.genotype or not row.genotype.get("file"):
+        ref = (row.genotype or {}).get("file")
+        if not ref:
             continue
-        path = Path(row.genotype["file"])
-        if path.is_file():
-            data = base64.b64encode(resolve_genotype(path).heatmap_png(row.network)).decode()
-            reasons = "; ".join(row.genotype["reasons"])
-            figures.append(_img(data, f"{row.network}: {reasons}"))
+        try:
+            genotype = resolve_genotype(ref)
+        except (OSError, ValueError, KeyError):
+            continue  # the file is gone (another machine's experiment folder)
+        data = base64.b64encode(genotype.heatmap_png(row.network)).decode()
+        reasons = "; ".join(row.genotype["reasons"]) or ref  # type: ignore[index]
+        figures.append(_img(data, f"{row.network}: {reasons}"))
     return figures
 
 
-def _search_figures(folder: Path) -> list[str]:
+def _search_figures(layout: ExperimentLayout) -> list[str]:
     figures = []
-    for record in read_trials(folder):
-        plot = Path(record["run_dir"]) / "arch_history.png"
+    for record in read_records(layout, "search"):
+        plot = Path(record.run_dir) / "arch_history.png"
         if plot.is_file():
             figures.append(_img(base64.b64encode(plot.read_bytes()).decode(),
-                                f"{record['key']} ({record['status']})"))
+                                f"{record.key} ({record.status})"))
     return figures
 
 
@@ -226,12 +222,13 @@ def to_html(board: Leaderboard) -> str:
         parts.append("</ul>")
     parts += [f"<p>Note: {html.escape(n)}</p>" for n in board.notes]
     for name, folder in board.folders.items():
-        searches = _search_figures(folder)
+        layout = ExperimentLayout(folder)
+        searches = _search_figures(layout)
         if searches:
             parts += [f"<h2>{html.escape(name)}: search, op probabilities per trial</h2>",
                       '<div class="figures">', *searches, "</div>"]
         curves = []
-        for run_dir in sorted((folder / "train").glob("*")):
+        for run_dir in sorted(layout.stage_dir("train").glob("*")):
             data = training_curves(run_dir, run_dir.name)
             if data:
                 curves.append(_img(data, run_dir.name))

@@ -1,28 +1,17 @@
 """Dataset-pooled metrics whose states are sums, plus the multi-task evaluator and Delta_m.
 
 Every metric is a ``torchmetrics.Metric`` with ``dist_reduce_fx="sum"`` states only, so
-results merge across DDP ranks by addition.
+results merge across DDP ranks by addition. ``delta.py`` (Delta_m, primary metrics) needs
+no torch; the names below are imported from their modules on first use.
 """
 
-from atrc_nas.metrics.boundary import BoundaryFMeasure
-from atrc_nas.metrics.delta import delta_m
-from atrc_nas.metrics.depth import DepthRMSE
-from atrc_nas.metrics.evaluator import MultiTaskEvaluator, primary_metrics
-from atrc_nas.metrics.normals import NormalsMeanAngle
-from atrc_nas.metrics.registry import METRICS, build_metric
-from atrc_nas.metrics.saliency import MaxFMeasure
-from atrc_nas.metrics.segmentation import MeanIoU, PartsMeanIoU
+from atrc_nas.lazy import lazy_exports
 
-__all__ = [
-    "METRICS",
-    "BoundaryFMeasure",
-    "DepthRMSE",
-    "MaxFMeasure",
-    "MeanIoU",
-    "MultiTaskEvaluator",
-    "NormalsMeanAngle",
-    "PartsMeanIoU",
-    "build_metric",
-    "delta_m",
-    "primary_metrics",
-]
+_EXPORTS = {
+    "BoundaryFMeasure": "boundary", "DepthRMSE": "depth", "MaxFMeasure": "saliency",
+    "MeanIoU": "segmentation", "PartsMeanIoU": "segmentation", "NormalsMeanAngle": "normals",
+    "MultiTaskEvaluator": "evaluator", "METRICS": "registry", "build_metric": "registry",
+    "delta_m": "delta", "primary_metrics": "delta",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

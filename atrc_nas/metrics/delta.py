@@ -1,10 +1,12 @@
-"""Delta_m: the mean relative gain of a multi-task model over single-task references."""
+"""Delta_m: the mean relative gain of a multi-task model over single-task references, and
+the primary metric of each task (plain numbers: no torch)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
-from atrc_nas.tasks import get_task
+from atrc_nas.tasks import TASKS, get_task
 
 
 def delta_m(mt: Mapping[str, float], st: Mapping[str, float]) -> float:
@@ -28,3 +30,14 @@ def delta_m(mt: Mapping[str, float], st: Mapping[str, float]) -> float:
         sign = 1.0 if get_task(task).higher_is_better else -1.0
         total += sign * (value - reference) / reference * 100.0
     return total / len(mt)
+
+
+def primary_metrics(results: Mapping[str, float | None]) -> dict[str, float]:
+    """``{task: value}`` of each task's primary metric found in flat ``compute()`` keys (a
+    value stored as null, i.e. non-finite, is NaN)."""
+    primary: dict[str, float] = {}
+    for key, value in results.items():
+        task, _, name = key.partition("/")
+        if task in TASKS and name == TASKS[task].metric:
+            primary[task] = math.nan if value is None else float(value)
+    return primary

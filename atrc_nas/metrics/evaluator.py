@@ -10,7 +10,7 @@ from torch import nn
 
 from atrc_nas.data.spec import DatasetSpec
 from atrc_nas.metrics.registry import build_metric
-from atrc_nas.tasks import TASKS, get_task
+from atrc_nas.tasks import get_task
 
 
 class MultiTaskEvaluator(nn.Module):
@@ -82,13 +82,3 @@ class MultiTaskEvaluator(nn.Module):
     def reset(self) -> None:
         for metric in self.metrics.values():
             metric.reset()
-
-
-def primary_metrics(results: Mapping[str, float]) -> dict[str, float]:
-    """``{task: value}`` of each task's primary metric found in flat ``compute()`` keys."""
-    primary: dict[str, float] = {}
-    for key, value in results.items():
-        task, _, name = key.partition("/")
-        if task in TASKS and name == TASKS[task].metric:
-            primary[task] = float(value)
-    return primary

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from atrc_nas.data.spec import DatasetSpec
+from atrc_nas.models.context import build_block
 from atrc_nas.models.genotype import Genotype, GenotypeError
 from atrc_nas.models.heads import (
     ContextFusion,
@@ -35,7 +36,7 @@ class ATRCNetwork(MultiTaskNetwork):
         self.features = task_features(c_in, c, self.tasks)
         self.aux = aux_heads(c_in, spec, genotype.aux_tasks())
         self.blocks = nn.ModuleDict({
-            t: nn.ModuleDict({s: op.build(c, d) for s, op in genotype.sources(t)})
+            t: nn.ModuleDict({s: build_block(op, c, d) for s, op in genotype.sources(t)})
             for t in self.tasks
         })
         self.fusion = nn.ModuleDict({t: ContextFusion(c, d, len(self.blocks[t]))

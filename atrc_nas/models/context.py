@@ -1,32 +1,22 @@
-"""Context pooling (CP) blocks, one per ordered (target, source) task pair, as an ops table.
-
-``CONTEXT_OPS`` maps an op name to a :class:`ContextOp`: a factory for the block plus what
-the search and the networks need to know about it (its parameters, whose auxiliary
-predictions it reads, whether it is offered on the diagonal). An :class:`OpChoice` names
-one op with all its parameters; it is plain, hashable data, so search spaces and genotypes
-are built from it. Adding a candidate op means adding an entry here.
+"""Context pooling (CP) blocks: the ``nn.Module`` of each context op.
 
 Every block maps ``(F_t, F_s, A_t, A_s) -> [B, d, H, W]``: the target and source task
 features ``[B, C, H, W]`` and the target and source auxiliary logits ``[B, K, H, W]``
-(``None`` where the task has no aux head; only the label contexts read them).
+(``None`` where the task has no aux head; only the label contexts read them). The ops
+table that names them, their parameters and what they read is
+:mod:`atrc_nas.models.context_ops` (no torch needed to read it).
 """
 
 from __future__ import annotations
 
-import ast
-import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
+from atrc_nas.models.context_ops import AuxReader, OpChoice
 from atrc_nas.models.layers import ConvBNReLU
 from atrc_nas.ops import local_attention
-
-ParamValue = int | float | str | bool
-AuxReader = Literal["target", "source"]
 
 LINEAR_ATTENTION_EPS = 1e-12
 
@@ -152,75 +142,7 @@ class LabelContext(ContextBlock):
         return torch.bmm(v, attn.transpose(1, 2)).view(b, self.attn_channels, h, w)
 
 
-# ---------------------------------------------------------------------------------------
-# The ops table
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One op parameter: its default and a check with a readable description."""
-
-    default: ParamValue
-    check: Callable[[object], bool]
-    expected: str
-
-
-def _positive_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def _odd_positive_int(value: object) -> bool:
-    return _positive_int(value) and value % 2 == 1  # type: ignore[operator]
-
-
 BlockFactory = Callable[..., ContextBlock]
-
-
-@dataclass(frozen=True)
-class ContextOp:
-    """A CP block type. Calling it builds one block:
-    ``op(in_channels, attn_channels, searching=False, **params)``.
-
-    ``reads_aux`` says whose aux logits the block needs (so which tasks get aux heads);
-    ``on_diagonal`` whether it is offered for target == source; ``contributes`` is False
-    only for the severed connection, which the final networks leave out entirely.
-    """
-
-    name: str
-    factory: BlockFactory
-    params: Mapping[str, ParamSpec] = field(default_factory=dict)
-    reads_aux: AuxReader | None = None
-    on_diagonal: bool = True
-    contributes: bool = True
-
-    def __call__(
-        self, in_channels: int, attn_channels: int, *, searching: bool = False,
-        **params: ParamValue,
-    ) -> ContextBlock:
-        return self.factory(in_channels, attn_channels, searching=searching,
-                            **self.resolve_params(params))
-
-    def resolve_params(self, params: Mapping[str, object]) -> dict[str, ParamValue]:
-        """Validate ``params`` and fill in defaults; raises ValueError naming the bad key."""
-        unknown = sorted(set(params) - set(self.params))
-        if unknown:
-            known = ", ".join(self.params) or "none"
-            raise ValueError(f"context op {self.name!r} has no parameter(s) {unknown}; "
-                             f"its parameters: {known}")
-        resolved: dict[str, ParamValue] = {}
-        for key, spec in self.params.items():
-            value = params.get(key, spec.default)
-            if not spec.check(value):
-                raise ValueError(f"context op {self.name!r}: parameter {key}={value!r} is "
-                                 f"invalid, expected {spec.expected}")
-            resolved[key] = value  # type: ignore[assignment]
-        return resolved
-
-    def aux_tasks(self, target: str, source: str) -> tuple[str, ...]:
-        """The tasks whose aux logits this op reads for the pair (target, source)."""
-        if self.reads_aux is None:
-            return ()
-        return (target,) if self.reads_aux == "target" else (source,)
 
 
 def _none(in_channels: int, attn_channels: int, *, searching: bool = False) -> ContextBlock:
@@ -234,105 +156,19 @@ def _label(reads: AuxReader) -> BlockFactory:
     return build
 
 
-CONTEXT_OPS: dict[str, ContextOp] = {
-    op.name: op
-    for op in (
-        ContextOp("none", _none, contributes=False),
-        ContextOp("global", GlobalContext),
-        ContextOp(
-            "local", LocalContext,
-            params={
-                "kernel_size": ParamSpec(9, _odd_positive_int, "an odd int >= 1"),
-                "dilation": ParamSpec(1, _positive_int, "an int >= 1"),
-            },
-        ),
-        ContextOp("t_label", _label("target"), reads_aux="target"),
-        # On the diagonal s-label reads the same predictions as t-label: not offered there.
-        ContextOp("s_label", _label("source"), reads_aux="source", on_diagonal=False),
-    )
+BLOCKS: dict[str, BlockFactory] = {
+    "none": _none,
+    "global": GlobalContext,
+    "local": LocalContext,
+    "t_label": _label("target"),
+    "s_label": _label("source"),
 }
+"""op name (``context_ops.CONTEXT_OPS``) -> ``factory(in_channels, attn_channels, *,
+searching, **params)``."""
 
 
-def get_context_op(name: str) -> ContextOp:
-    try:
-        return CONTEXT_OPS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown context op {name!r}; known ops: {', '.join(CONTEXT_OPS)}"
-        ) from None
-
-
-# ---------------------------------------------------------------------------------------
-# OpChoice: one op with all its parameters
-
-_OP_TEXT = re.compile(r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?:\((?P<args>[^()]*)\))?\s*$")
-
-
-@dataclass(frozen=True, init=False)
-class OpChoice:
-    """One context op with every parameter resolved (defaults filled in, sorted by key).
-
-    ``OpChoice("local")`` equals ``OpChoice("local", kernel_size=9, dilation=1)``; the
-    text form (``str``) omits defaults: ``"local"``, ``"local(dilation=2)"``.
-    """
-
-    name: str
-    params: tuple[tuple[str, ParamValue], ...]
-
-    def __init__(
-        self, name: str,
-        params: Mapping[str, ParamValue] | Iterable[tuple[str, ParamValue]] = (),
-        **kwargs: ParamValue,
-    ) -> None:
-        op = get_context_op(name)
-        resolved = op.resolve_params({**dict(params), **kwargs})
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "params", tuple(sorted(resolved.items())))
-
-    @property
-    def op(self) -> ContextOp:
-        return CONTEXT_OPS[self.name]
-
-    @property
-    def kwargs(self) -> dict[str, ParamValue]:
-        return dict(self.params)
-
-    def build(self, in_channels: int, attn_channels: int, *,
-              searching: bool = False) -> ContextBlock:
-        return self.op(in_channels, attn_channels, searching=searching, **self.kwargs)
-
-    def canonical(self) -> str:
-        """Text form with every parameter, e.g. ``local(dilation=1,kernel_size=9)``."""
-        return self._text(self.params)
-
-    def __str__(self) -> str:
-        defaults = {k: spec.default for k, spec in self.op.params.items()}
-        return self._text(tuple((k, v) for k, v in self.params if defaults[k] != v))
-
-    def _text(self, params: tuple[tuple[str, ParamValue], ...]) -> str:
-        if not params:
-            return self.name
-        return f"{self.name}(" + ",".join(f"{k}={v!r}" for k, v in params) + ")"
-
-    def __repr__(self) -> str:
-        return f"OpChoice({self.canonical()!r})"
-
-    @classmethod
-    def parse(cls, text: str) -> OpChoice:
-        """Parse ``"local"``, ``"local(kernel_size=5, dilation=2)"``; ValueError otherwise."""
-        match = _OP_TEXT.match(text) if isinstance(text, str) else None
-        if match is None:
-            raise ValueError(f"cannot parse context op {text!r}; expected NAME or "
-                             "NAME(key=value, ...), e.g. 'local(kernel_size=5)'")
-        params: dict[str, ParamValue] = {}
-        for item in filter(None, (s.strip() for s in (match["args"] or "").split(","))):
-            key, sep, raw = item.partition("=")
-            if not sep or not key.strip().isidentifier():
-                raise ValueError(f"cannot parse parameter {item!r} of context op {text!r}; "
-                                 "expected key=value")
-            try:
-                params[key.strip()] = ast.literal_eval(raw.strip())
-            except (ValueError, SyntaxError):
-                params[key.strip()] = raw.strip()
-        return cls(match["name"], params)
-
+def build_block(op: OpChoice, in_channels: int, attn_channels: int, *,
+                searching: bool = False) -> ContextBlock:
+    """The block of ``op`` (its parameters already resolved) for ``C = in_channels`` task
+    features and attention width ``d = attn_channels``."""
+    return BLOCKS[op.name](in_channels, attn_channels, searching=searching, **op.kwargs)

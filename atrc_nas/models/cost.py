@@ -16,7 +16,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from atrc_nas.data.spec import DatasetSpec
-from atrc_nas.models.context import OpChoice
+from atrc_nas.models.context import build_block
+from atrc_nas.models.context_ops import OpChoice
 from atrc_nas.models.genotype import Pair
 from atrc_nas.models.heads import AuxHead, HeadDims
 from atrc_nas.models.space import SearchSpace
@@ -106,7 +107,7 @@ def context_op_cost(
     """
     c, d = dims.channels, dims.attn_channels
     with torch.device("meta"):
-        block = op.build(c, d)
+        block = build_block(op, c, d)
         feats = torch.empty(1, c, *size)
         aux = [torch.empty(1, k, *size) if k else None
                for k in (target_aux_channels, source_aux_channels)]

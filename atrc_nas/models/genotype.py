@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from atrc_nas.fileio import atomic_write_bytes, atomic_write_json
-from atrc_nas.models.context import OpChoice
+from atrc_nas.models.context_ops import OpChoice
 from atrc_nas.tasks import TASKS
 
 Pair = tuple[str, str]  # (target, source)

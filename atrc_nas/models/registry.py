@@ -3,7 +3,9 @@
 Names: ``single_task`` (option ``task``, unless the dataset has one task), ``multi_task``,
 ``atrc`` (needs a genotype), ``fixed_global``, ``fixed_local`` (options ``kernel_size``,
 ``dilation``), ``fixed_tlabel``, ``fixed_slabel`` (t-label on the diagonal, where s-label
-is not offered and would read the same predictions), ``padnet``.
+is not offered and would read the same predictions), ``padnet``. The table and its
+option checks need no torch (configs are checked with them); the network modules are
+imported when one is built.
 """
 
 from __future__ import annotations
@@ -11,16 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from atrc_nas.data.spec import DatasetSpec
-from atrc_nas.models.atrc import ATRCNetwork
-from atrc_nas.models.backbones import create_backbone
-from atrc_nas.models.baselines import MultiTaskBaseline, PADNet
-from atrc_nas.models.context import OpChoice, get_context_op
+from atrc_nas.models.context_ops import OpChoice, get_context_op
 from atrc_nas.models.genotype import Genotype, resolve_genotype
+
+if TYPE_CHECKING:
+    from torch import nn
 
 GenotypeRef = Genotype | str | Path
 
@@ -54,6 +54,8 @@ def _single_task_name(spec: DatasetSpec, task: str | None = None) -> str:
 
 def _single_task(backbone: nn.Module, spec: DatasetSpec, genotype: None,
                  task: str | None = None) -> nn.Module:
+    from atrc_nas.models.baselines import MultiTaskBaseline
+
     return MultiTaskBaseline(backbone, spec.with_tasks([_single_task_name(spec, task)]))
 
 
@@ -61,7 +63,21 @@ def _atrc(backbone: nn.Module, spec: DatasetSpec, genotype: GenotypeRef | None) 
     if genotype is None:
         raise ValueError("network 'atrc' needs a genotype (a Genotype, a JSON path or "
                          "'published:<name>')")
+    from atrc_nas.models.atrc import ATRCNetwork
+
     return ATRCNetwork(backbone, spec, resolve_genotype(genotype, spec.tasks))
+
+
+def _multi_task(backbone: nn.Module, spec: DatasetSpec, genotype: None) -> nn.Module:
+    from atrc_nas.models.baselines import MultiTaskBaseline
+
+    return MultiTaskBaseline(backbone, spec)
+
+
+def _padnet(backbone: nn.Module, spec: DatasetSpec, genotype: None) -> nn.Module:
+    from atrc_nas.models.baselines import PADNet
+
+    return PADNet(backbone, spec)
 
 
 def _fixed(name: str, diagonal: str | None = None) -> NetworkEntry:
@@ -69,6 +85,8 @@ def _fixed(name: str, diagonal: str | None = None) -> NetworkEntry:
 
     def build(backbone: nn.Module, spec: DatasetSpec, genotype: None,
               **params: Any) -> nn.Module:
+        from atrc_nas.models.atrc import ATRCNetwork
+
         op = OpChoice(name, params)
         diag = OpChoice(diagonal) if diagonal else None
         return ATRCNetwork(backbone, spec, Genotype.uniform(spec.tasks, op, diagonal=diag))
@@ -81,14 +99,13 @@ def _fixed(name: str, diagonal: str | None = None) -> NetworkEntry:
 
 NETWORKS: dict[str, NetworkEntry] = {
     "single_task": NetworkEntry(_single_task, options=("task",), check=_single_task_name),
-    "multi_task": NetworkEntry(lambda backbone, spec, genotype: MultiTaskBaseline(backbone,
-                                                                                 spec)),
+    "multi_task": NetworkEntry(_multi_task),
     "atrc": NetworkEntry(_atrc, uses_genotype=True),
     "fixed_global": _fixed("global"),
     "fixed_local": _fixed("local"),
     "fixed_tlabel": _fixed("t_label"),
     "fixed_slabel": _fixed("s_label", diagonal="t_label"),
-    "padnet": NetworkEntry(lambda backbone, spec, genotype: PADNet(backbone, spec)),
+    "padnet": NetworkEntry(_padnet),
 }
 
 
@@ -122,6 +139,8 @@ def build_network(
     if genotype is not None and not entry.uses_genotype:
         raise ValueError(f"network {name!r} takes no genotype (only 'atrc' does)")
     if isinstance(backbone, str):
+        from atrc_nas.models.backbones.registry import create_backbone
+
         backbone = create_backbone(backbone, pretrained=pretrained)
     elif pretrained is not None:
         raise ValueError("pretrained weights apply to a backbone given by name, not to a "

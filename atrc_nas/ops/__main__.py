@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
-import torch
-
-from atrc_nas.ops import backend, build
+from atrc_nas.cli import EXIT_FAILED, ArgumentParser, run_command
 
 
 def _build(verbose: bool) -> int:
     """Exit status 0 only when the best variant for this machine (CUDA when usable) builds."""
+    from atrc_nas.ops import build
+
     for rank, variant in enumerate(build.wanted_variants()):
         devices = "+".join(variant.devices)
         try:
@@ -23,11 +22,15 @@ def _build(verbose: bool) -> int:
             continue
         how = f"built in {result.seconds:.1f} s" if result.built else "already built"
         print(f"{devices}: {how}: {result.library}")
-        return 0 if rank == 0 else 1
-    return 1
+        return 0 if rank == 0 else EXIT_FAILED
+    return EXIT_FAILED
 
 
 def _info() -> int:
+    import torch
+
+    from atrc_nas.ops import backend, build
+
     choice = os.environ.get(backend.ENV_BACKEND, "auto")
     print(f"{backend.ENV_BACKEND}: {choice}")
     print(f"{build.ENV_DIR}: {build.cache_root()}")
@@ -44,13 +47,13 @@ def _info() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m atrc_nas.ops", description=__doc__)
+    parser = ArgumentParser(prog="python -m atrc_nas.ops", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     build_cmd = sub.add_parser("build", help="compile the extension into the shared cache")
     build_cmd.add_argument("-v", "--verbose", action="store_true", help="show compiler output")
     sub.add_parser("info", help="show the active backend and why")
     args = parser.parse_args(argv)
-    return _build(args.verbose) if args.command == "build" else _info()
+    return run_command(lambda: _build(args.verbose) if args.command == "build" else _info())
 
 
 if __name__ == "__main__":

@@ -23,8 +23,15 @@ from pathlib import Path
 
 import torch
 
+from atrc_nas.resources import CSRC, resource_dir
+
 ENV_DIR = "ATRC_NAS_EXT_DIR"
-CSRC = Path(__file__).resolve().parents[2] / "csrc"
+
+
+def sources_dir() -> Path:
+    """The extension's sources (``csrc/``, shipped with the package)."""
+    return resource_dir(CSRC)
+
 CPU_FILES = (
     "local_attention_dims.h",
     "local_attention_common.h",
@@ -111,7 +118,7 @@ def extension_name(variant: Variant) -> str:
     """Name (and cache folder) of the build: a hash of everything that shapes the library."""
     digest = hashlib.sha256()
     for src in variant.files:
-        path = CSRC / src
+        path = sources_dir() / src
         if not path.is_file():
             raise BuildUnavailable(f"extension source {path} is missing")
         digest.update(src.encode() + b"\0" + path.read_bytes())
@@ -160,11 +167,11 @@ def _compile(variant: Variant, name: str, build_dir: Path, verbose: bool) -> Non
     try:
         cpp_extension.load(
             name=name,
-            sources=[str(CSRC / s) for s in variant.sources],
+            sources=[str(sources_dir() / s) for s in variant.sources],
             extra_cflags=list(CFLAGS),
             extra_cuda_cflags=list(CUDA_CFLAGS) if variant.with_cuda else None,
             extra_ldflags=list(LDFLAGS),
-            extra_include_paths=[str(CSRC)],
+            extra_include_paths=[str(sources_dir())],
             build_directory=str(build_dir),
             with_cuda=variant.with_cuda,
             is_python_module=False,

@@ -21,26 +21,27 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from atrc_nas.config import ConfigError
 from atrc_nas.fileio import atomic_write_json, atomic_write_text
+from atrc_nas.platform.layout import ExperimentLayout
 
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 _LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-STATE_DIR = ".ray"  # under the experiment folder: token, PIDs of a running local cluster
-TOKEN_FILE = "auth_token"
 CLUSTER_ENV = "ATRC_NAS_RAY_CLUSTER"  # marks every process of a local cluster
-PIDS_FILE = "processes.json"
+CONNECT_TIMEOUT_S = 5.0  # how long a cluster to join has to answer
 
 # Set for the driver and every worker: our own progress view instead of Tune's tables, and
 # trial processes that keep their working directory (configs hold absolute paths anyway).
@@ -92,11 +93,11 @@ def prepare_loopback() -> None:
                            "a local cluster through atrc_nas.platform.cluster first")
 
 
-def _token(state_dir: Path) -> Path:
+def _token(layout: ExperimentLayout) -> Path:
     """The experiment's dashboard/cluster token (created once, readable by its owner only)."""
-    path = state_dir / TOKEN_FILE
+    path = layout.ray_token_file
     if not path.is_file():
-        state_dir.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, secrets.token_hex(32))
         path.chmod(0o600)
     return path
@@ -133,10 +134,10 @@ def end_processes(procs: list[psutil.Process], grace_s: float = 3.0) -> list[int
     return [p.pid for p in alive]
 
 
-def end_stale_cluster(state_dir: Path) -> list[int]:
+def end_stale_cluster(layout: ExperimentLayout) -> list[int]:
     """End what a previous launch of this experiment left running (it was killed before it
     could shut its cluster down): processes of its temp folder only, found by PID."""
-    pids_file = state_dir / PIDS_FILE
+    pids_file = layout.ray_processes_file
     if not pids_file.is_file():
         return []
     try:
@@ -155,27 +156,53 @@ def end_stale_cluster(state_dir: Path) -> list[int]:
     return ended
 
 
-def _record_processes(state_dir: Path, temp_dir: str) -> None:
+def _record_processes(layout: ExperimentLayout, temp_dir: str) -> None:
     pids = sorted(p.pid for p in _ray_processes(temp_dir))
-    atomic_write_json(state_dir / PIDS_FILE, {"temp_dir": temp_dir, "pids": pids,
-                                              "launcher": os.getpid()})
+    atomic_write_json(layout.ray_processes_file, {"temp_dir": temp_dir, "pids": pids,
+                                                  "launcher": os.getpid()})
+
+
+def check_answers(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """A cluster to join must answer at ``HOST:PORT`` (or ``ray://HOST:PORT``) within
+    ``timeout_s``; else a ConfigError naming the address (Ray itself would retry for
+    minutes)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not port.isdigit():
+        return  # "auto": Ray finds the address itself
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as err:
+        raise ConfigError(f"ray.address {address}: no Ray cluster answers there within "
+                          f"{timeout_s:g} s ({err.strerror or err}); start one with `ray "
+                          "start --head` or use ray.address=local") from None
 
 
 @contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt in the main thread, so cleanup runs (a plain SIGTERM
-    would end Python without running ``finally`` blocks)."""
+def _terminate_as_interrupt() -> Iterator[Callable[[], None]]:
+    """SIGTERM does what Ctrl-C does: Ray Tune's own interrupt handler while a stage runs
+    (it stops the trials and saves the stage for a rerun), KeyboardInterrupt otherwise, so
+    cleanup runs (a plain SIGTERM would end Python without running ``finally`` blocks).
+    Yields a function that puts the handler back in place: ``ray.init`` installs Ray's own,
+    which aborts the process."""
 
     def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+        interrupt = signal.getsignal(signal.SIGINT)
+        if not callable(interrupt):
+            raise KeyboardInterrupt(f"signal {signum}")
+        interrupt(signal.SIGINT, frame)  # Python's default raises KeyboardInterrupt
+
+    def install() -> None:
+        signal.signal(signal.SIGTERM, handler)
 
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = signal.getsignal(signal.SIGTERM)
+        install()
     except ValueError:  # not the main thread: leave signals alone
-        yield
+        yield lambda: None
         return
     try:
-        yield
+        yield install
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -192,14 +219,16 @@ def ray_cluster(address: str | None, *, experiment_dir: Path, dashboard: bool = 
     """
     address = address or os.environ.get("RAY_ADDRESS") or "local"
     local = address == "local"
-    state_dir = experiment_dir / STATE_DIR
+    layout = ExperimentLayout(experiment_dir)
+    if not local:
+        check_answers(address)
     os.environ.update(WORKER_ENV)
     token_file: Path | None = None
     temp_dir: str | None = None
     if local:
         prepare_loopback()
-        end_stale_cluster(state_dir)
-        token_file = _token(state_dir)
+        end_stale_cluster(layout)
+        token_file = _token(layout)
         # Unset, ray.init turns token mode on for the new cluster and this process alike
         # (setting it here would not reach a process that has already imported ray).
         os.environ.pop("RAY_AUTH_MODE", None)
@@ -209,7 +238,7 @@ def ray_cluster(address: str | None, *, experiment_dir: Path, dashboard: bool = 
         os.environ[CLUSTER_ENV] = temp_dir
     import ray
 
-    with _terminate_as_interrupt():
+    with _terminate_as_interrupt() as on_terminate_raise:
         started = time.monotonic()
         try:
             if local:
@@ -221,11 +250,12 @@ def ray_cluster(address: str | None, *, experiment_dir: Path, dashboard: bool = 
                     _temp_dir=temp_dir, log_to_driver=False, configure_logging=False,
                     runtime_env={"env_vars": dict(WORKER_ENV)},
                 )
-                _record_processes(state_dir, temp_dir)
+                _record_processes(layout, temp_dir)
             else:
                 context = ray.init(address=address, log_to_driver=False,
                                    configure_logging=False,
                                    runtime_env={"env_vars": dict(WORKER_ENV)})
+            on_terminate_raise()
             url = context.dashboard_url
             cluster = Cluster(
                 local=local, address=context.address_info.get("gcs_address", address),
@@ -245,5 +275,5 @@ def ray_cluster(address: str | None, *, experiment_dir: Path, dashboard: bool = 
                 if left:
                     log.debug("ended %d Ray processes after shutdown", len(left))
                 shutil.rmtree(temp_dir, ignore_errors=True)
-                (state_dir / PIDS_FILE).unlink(missing_ok=True)
+                layout.ray_processes_file.unlink(missing_ok=True)
                 os.environ.pop(CLUSTER_ENV, None)

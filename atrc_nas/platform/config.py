@@ -2,20 +2,23 @@
 
 One file describes the whole experiment: the data and backbone (the sections of the train
 and search configs), the search stage swept by Ray Tune (seeds x budgets x Optuna
-samples, ASHA), the training stage (searched genotypes and baselines on Ray Train), the
-leaderboard and the Ray cluster. Every composed search and training config is validated
-when the file loads, before Ray starts.
+samples, ASHA), the training stage (searched and given genotypes and the baselines on Ray
+Train), the leaderboard and the Ray cluster. This module is the schema; every search and
+training config the stages compose from it is checked too, before Ray starts
+(``atrc_nas.platform.stages.check_experiment``).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
-from atrc_nas.config import RESULT_NEUTRAL, ConfigError, Issue, Section, parse_config
+from atrc_nas.config import RESULT_NEUTRAL, Issue, Section
 from atrc_nas.config.schema import (
     Name,
     NonEmptyStr,
@@ -25,20 +28,10 @@ from atrc_nas.config.schema import (
     PositiveInt,
     Seed,
 )
-from atrc_nas.search.config import (
-    BudgetConfig,
-    ScheduleConfig,
-    SearchConfig,
-    SearchOptimConfig,
-    SearchTrainerConfig,
-)
+from atrc_nas.search.config import BudgetConfig, SearchOptimConfig, SearchTrainerConfig
+from atrc_nas.search.schedules import ScheduleConfig
 from atrc_nas.tasks import TASKS
-from atrc_nas.training.config import (
-    BackboneConfig,
-    DataConfig,
-    OptimConfig,
-    TrainerConfig,
-)
+from atrc_nas.training.config import BackboneConfig, DataConfig, OptimConfig, RunTrainerConfig
 
 # Schedule pairs whose start or end can be sampled (``schedule.<pair>_start|_end``).
 SCHEDULE_PAIRS = ("temperature", "entropy_weight")
@@ -105,6 +98,8 @@ class NamedBudget(BudgetConfig):
 class SearchStage(Section):
     """The search sweep: every sampled configuration for every seed and every budget."""
 
+    enabled: bool = True
+    """False: no search; the training stage trains ``train.genotypes`` and the baselines."""
     space: NonEmptyStr = "atrc"
     optim: SearchOptimConfig = Field(default_factory=SearchOptimConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
@@ -113,8 +108,9 @@ class SearchStage(Section):
     budgets: Annotated[list[NamedBudget], Field(min_length=1)] = Field(
         default_factory=lambda: [NamedBudget()])
     sample: dict[str, Distribution] = Field(default_factory=dict)
-    """Hyperparameters Optuna samples: a float or int key of the search config (e.g.
-    ``optim.arch_lr``) or ``schedule.<temperature|entropy_weight>_<start|end>``."""
+    """Hyperparameters Optuna samples: a float or int key of ``optim`` (e.g.
+    ``optim.arch_lr``, ``optim.lr``) or ``budget`` (``budget.weight``...), or
+    ``schedule.<temperature|entropy_weight>_<start|end>``."""
     points: list[dict[str, Any]] = Field(default_factory=list)
     """Configurations evaluated first (values for the keys of ``sample``)."""
     num_samples: PositiveInt = 1
@@ -138,10 +134,15 @@ class SearchStage(Section):
             found.append((("seeds",), "a seed is listed twice", self.seeds))
         names = self.budget_names()
         if len(set(names)) != len(names):
-            found.append((("budgets",), f"budget names must differ, got {names}", names))
+            found.append((("budgets",), "budget names must differ", names))
         if self.objective != "loss" and self.objective not in TASKS:
             found.append((("objective",), f"must be 'loss' or a task ({', '.join(TASKS)})",
                           self.objective))
+        for key in self.sample:
+            if not sampleable(key):
+                found.append((("sample", key), "not a sampleable key: a float or int of optim "
+                              "or budget (optim.lr, optim.arch_lr, budget.weight, ...) or "
+                              "schedule.<temperature|entropy_weight>_<start|end>", key))
         for i, point in enumerate(self.points):
             stray = sorted(set(point) - set(self.sample))
             if stray:
@@ -177,11 +178,13 @@ class SelectionConfig(Section):
 
 
 class TrainStage(Section):
-    """Training of the selected genotypes and the baselines on Ray Train."""
+    """Training of the selected and given genotypes and the baselines on Ray Train."""
 
     enabled: bool = True
     seeds: Annotated[list[Seed], Field(min_length=1)] = Field(default_factory=lambda: [0])
     select: SelectionConfig = Field(default_factory=SelectionConfig)
+    genotypes: list[NonEmptyStr] = Field(default_factory=list)
+    """Genotypes trained besides the searched ones: JSON files or ``published:<name>``."""
     baselines: list[Literal["single_task", "multi_task", "padnet", "fixed_global",
                             "fixed_local", "fixed_tlabel", "fixed_slabel"]] = Field(
         default_factory=lambda: ["single_task", "multi_task"])
@@ -190,11 +193,21 @@ class TrainStage(Section):
     """task -> primary test metric of a single-task network, used for Delta_m when the
     experiment trains no single-task baselines."""
     optim: OptimConfig = Field(default_factory=OptimConfig)
-    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    trainer: RunTrainerConfig = Field(default_factory=RunTrainerConfig)
+    """The training loop of every run; devices and strategy are the platform's
+    (``resources``: Ray Train's workers, DDP)."""
     resources: Annotated[WorkerResources, RESULT_NEUTRAL] = Field(
         default_factory=WorkerResources)
     max_failures: NonNegativeInt = 1
     """Restarts of a training run's worker group after a worker dies."""
+
+    def issues(self) -> list[Issue]:
+        found: list[Issue] = []
+        if len(set(self.seeds)) != len(self.seeds):
+            found.append((("seeds",), "a seed is listed twice", self.seeds))
+        if len(set(self.genotypes)) != len(self.genotypes):
+            found.append((("genotypes",), "a genotype is listed twice", self.genotypes))
+        return found
 
 
 class LeaderboardStage(Section):
@@ -202,8 +215,19 @@ class LeaderboardStage(Section):
         default_factory=lambda: ["csv", "md", "json", "html"])
 
 
+def _address(value: Any) -> Any:
+    """``local``, ``auto``, ``HOST:PORT`` or ``ray://HOST:PORT`` (a port in 1..65535)."""
+    if value is None or value in ("local", "auto") or not isinstance(value, str):
+        return value
+    match = re.fullmatch(r"(?:ray://)?([A-Za-z0-9._\-\[\]:]+):(\d+)", value)
+    if not match or not 1 <= int(match[2]) <= 65535:
+        raise PydanticCustomError("address", "must be 'local', 'auto', HOST:PORT or "
+                                  "ray://HOST:PORT with a port in 1..65535")
+    return value
+
+
 class RayConfig(Section):
-    address: str | None = None
+    address: Annotated[str, AfterValidator(_address)] | None = None
     """None: $RAY_ADDRESS if set, else a fresh local cluster on 127.0.0.1; ``local``: always
     a fresh local cluster; otherwise the address of a running cluster to join."""
     dashboard: bool = True
@@ -233,95 +257,27 @@ class ExperimentConfig(Section):
         return Path(self.output_dir).resolve() / self.name
 
     def issues(self) -> list[Issue]:
-        """Every search config the sweep composes must be valid: each budget with the
-        defaults, with each end of each sampled range, and with each fixed point."""
-        search = self.search
-        tasks = self.data.spec().tasks
-        if search.objective != "loss" and search.objective not in tasks:
-            return [(("search", "objective"), f"task {search.objective!r} is not one of the "
-                     f"experiment's tasks ({', '.join(tasks)})", search.objective)]
-        try:
-            schedule = space_schedule(search.space)
-        except ConfigError as err:
-            return [(("search", "space"), str(err), search.space)]
         found: list[Issue] = []
-        trials: list[tuple[tuple[Any, ...], dict[str, Any]]] = [(("search",), {})]
-        for key, dist in search.sample.items():
-            if not _sampleable(key):
-                found.append((("search", "sample", key), "not a sampleable key: a float or int "
-                              "of the search config (optim.lr, optim.arch_lr, budget.weight, "
-                              "...) or schedule.<temperature|entropy_weight>_<start|end>", key))
-                continue
-            trials += [(("search", "sample", key), {key: v}) for v in dist.bounds()]
-        trials += [(("search", "points", i), point) for i, point in enumerate(search.points)]
-        for budget in range(len(search.budgets)):
-            base = search_config_dict(self, search.seeds[0], budget, "check")
-            for loc, params in trials:
-                try:
-                    parse_config(SearchConfig, apply_sample(base, params, schedule),
-                                 source="the composed search config")
-                except ConfigError as err:
-                    what = f" with {params}" if params else ""
-                    found.append((loc, f"gives an invalid search config{what}: {err}", None))
-            if found:
-                break
-        return found + self._train_issues()
-
-    def _train_issues(self) -> list[Issue]:
-        """The training stage's runs must compose valid training configs."""
-        from atrc_nas.platform.train_plan import Network, train_config
-
-        stage = self.train
-        if not stage.enabled:
-            return []
-        found: list[Issue] = []
-        workers = stage.resources.workers
-        if self.data.batch_size % workers:
-            found.append((("data", "batch_size"), f"the global batch must split evenly over "
-                          f"train.resources.workers ({workers})", self.data.batch_size))
         tasks = self.data.spec().tasks
-        stray = sorted(set(stage.references) - set(tasks))
-        if stray:
-            found.append((("train", "references"), f"task(s) {stray} are not in this "
-                          f"experiment (tasks: {', '.join(tasks)})", stray))
-        probes = [Network("multi_task", "multi_task"),
-                  Network(f"single_task-{tasks[0]}", "single_task", task=tasks[0]),
-                  *(Network(b, b) for b in stage.baselines if b != "single_task")]
-        for network in probes:
-            try:
-                train_config(self, network, stage.seeds[0])
-            except ConfigError as err:
-                found.append((("train",), f"composes an invalid training config for "
-                              f"{network.id}: {err}", None))
-                break
+        objective = self.search.objective
+        if self.search.enabled and objective != "loss" and objective not in tasks:
+            found.append((("search", "objective"), f"task {objective!r} is not one of the "
+                          f"experiment's tasks ({', '.join(tasks)})", objective))
+        folder = Path(self.output_dir)
+        if folder.exists() and not folder.is_dir():
+            found.append((("output_dir",), "is a file, not a folder", self.output_dir))
+        if not (self.search.enabled or self.train.enabled):
+            found.append((("train", "enabled"), "every stage is off (search.enabled and "
+                          "train.enabled are false): nothing to run", False))
+        elif self.train.enabled and not self.search.enabled and not (
+                self.train.genotypes or self.train.baselines):
+            found.append((("train", "genotypes"), "without a search the training stage "
+                          "needs train.genotypes or train.baselines", []))
         return found
 
 
-def search_config_dict(experiment: ExperimentConfig, seed: int, budget: int,
-                       name: str) -> dict[str, Any]:
-    """The plain search config of one trial before the sampled values are set (see
-    :func:`apply_sample`)."""
-    search = experiment.search
-    budget_cfg = search.budgets[budget].model_dump(mode="json", exclude={"name"})
-    return {
-        "name": name, "seed": seed, "output_dir": str(experiment.folder / "search"),
-        "space": search.space,
-        "data": experiment.data.model_dump(mode="json"),
-        "model": experiment.model.model_dump(mode="json"),
-        "optim": search.optim.model_dump(mode="json"),
-        "schedule": search.schedule.model_dump(mode="json"),
-        "budget": budget_cfg,
-        "trainer": search.trainer.model_dump(mode="json"),
-    }
-
-
-def space_schedule(space: str) -> ScheduleConfig:
-    from atrc_nas.search.space_io import load_space
-
-    return load_space(space).schedule
-
-
-def _sampleable(key: str) -> bool:
+def sampleable(key: str) -> bool:
+    """Whether ``key`` can be in ``search.sample``."""
     section, _, field = key.partition(".")
     if section == "schedule":
         pair, _, end = field.rpartition("_")
@@ -331,24 +287,3 @@ def _sampleable(key: str) -> bool:
         return False
     annotation = str(model.model_fields[field].annotation)
     return ("float" in annotation or "int" in annotation) and "tuple" not in annotation
-
-
-def apply_sample(data: dict[str, Any], params: dict[str, Any],
-                 space_schedule: ScheduleConfig) -> dict[str, Any]:
-    """``data`` (a plain search config) with the sampled ``params`` set; a schedule pair end
-    keeps the other end from the config, else the space file, else the reference."""
-    from atrc_nas.search.schedules import Schedule
-
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
-    resolved = Schedule.resolve(1, space_schedule, ScheduleConfig.model_validate(
-        data.get("schedule") or {})).as_dict()
-    for key, value in params.items():
-        section, _, field = key.partition(".")
-        if section == "schedule":
-            pair, _, end = field.rpartition("_")
-            current = list(out["schedule"].get(pair) or resolved[pair])
-            current[0 if end == "start" else 1] = value
-            out["schedule"][pair] = current
-        else:
-            out[section][field] = value
-    return out

@@ -18,13 +18,11 @@ from pathlib import Path
 from atrc_nas.config import ConfigError, config_dict, result_changes
 from atrc_nas.fileio import atomic_write_json
 from atrc_nas.platform.config import ExperimentConfig
-
-EXPERIMENT_FILE = "experiment.json"
-LOCK_FILE = ".launch.lock"
+from atrc_nas.platform.layout import ExperimentLayout
 
 
 def check_same_experiment(experiment: ExperimentConfig) -> None:
-    saved_file = experiment.folder / EXPERIMENT_FILE
+    saved_file = ExperimentLayout(experiment.folder).experiment_file
     if not saved_file.is_file():
         return
     try:
@@ -40,26 +38,36 @@ def check_same_experiment(experiment: ExperimentConfig) -> None:
             "(name=...) to start a new one")
 
 
+def make_folder(folder: Path, key: str) -> None:
+    """Create ``folder`` (and its parents); a folder that cannot be made is a ConfigError
+    naming the setting ``key`` that leads to it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"{key}: cannot create the folder {folder}: "
+                          f"{err.strerror or err}") from None
+
+
 @contextlib.contextmanager
-def experiment_folder(experiment: ExperimentConfig) -> Iterator[Path]:
+def experiment_folder(experiment: ExperimentConfig) -> Iterator[ExperimentLayout]:
     """The locked experiment folder, with ``experiment.json`` written (or matched)."""
     check_same_experiment(experiment)
-    folder = experiment.folder
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / LOCK_FILE, "a+") as lock:
+    layout = ExperimentLayout(experiment.folder)
+    make_folder(layout.root, "output_dir")
+    with open(layout.lock_file, "a+") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.seek(0)
             holder = lock.read().strip() or "another process"
-            raise ConfigError(f"{folder} is in use by a running launch (pid {holder}); wait "
-                              "for it or stop it first") from None
+            raise ConfigError(f"{layout.root} is in use by a running launch (pid {holder}); "
+                              "wait for it or stop it first") from None
         lock.seek(0)
         lock.truncate()
         lock.write(str(os.getpid()))
         lock.flush()
-        atomic_write_json(folder / EXPERIMENT_FILE, config_dict(experiment))
+        atomic_write_json(layout.experiment_file, config_dict(experiment))
         try:
-            yield folder
+            yield layout
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

@@ -14,19 +14,29 @@ from pathlib import Path
 from typing import Any
 
 from atrc_nas.fileio import atomic_write_json
+from atrc_nas.platform.layout import ExperimentLayout
 
-PROVENANCE_FILE = "provenance.json"
 PACKAGES = ("atrc-nas", "torch", "lightning", "ray", "optuna", "torchmetrics", "pydantic",
             "numpy")
-_REPO = Path(__file__).resolve().parents[2]
+
+
+def source_checkout() -> Path | None:
+    """The git checkout the package runs from (an editable install), None for an installed
+    wheel (whose version ``versions()`` gives)."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / ".git").exists() and (root / "pyproject.toml").is_file() else None
 
 
 def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def git_state(repo: Path = _REPO) -> dict[str, Any]:
+def git_state(repo: Path | None = None) -> dict[str, Any]:
     """``{"commit", "dirty"}`` of the source tree (None when it is not a git checkout)."""
+    repo = repo or source_checkout()
+    if repo is None:
+        return {"commit": None, "dirty": None}
+
     def git(*args: str) -> str | None:
         try:
             done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True,
@@ -50,6 +60,6 @@ def versions() -> dict[str, str | None]:
     return out
 
 
-def write_provenance(folder: Path, config: dict[str, Any]) -> Path:
-    return atomic_write_json(folder / PROVENANCE_FILE, {
+def write_provenance(layout: ExperimentLayout, config: dict[str, Any]) -> Path:
+    return atomic_write_json(layout.provenance_file, {
         "config_hash": config_hash(config), "git": git_state(), "versions": versions()})

@@ -4,13 +4,15 @@ to Tune after every validation with the search's own checkpoint.
 What each report holds: ``objective`` (the derived argmax network's validation loss, or a
 task's primary validation metric, as the experiment says), ``head_gflops`` and
 ``meets_budget`` of the derived genotype, ``genotype_hash`` and ``genotype`` (the published
-JSON, as text), ``step``, ``is_final`` (the run reached its last step: a trial whose last
-report is not final was stopped early) and every ``val/...`` metric of the derived network.
+JSON, as text: ``reports.encode``), ``step``, ``is_final`` (the run reached its last step:
+a trial whose last report is not final was stopped early) and every ``val/...`` metric of
+the derived network. Once the search report is written, the final report is kept in the
+run folder (``reports.save_final``).
 
 A restarted trial (a FailureConfig retry, or the sweep resumed after the launcher died)
-resumes its search exactly from the checkpoint of its last report. A trial whose loss
-diverged records why in its run folder and fails again at once if retried: a diverged
-search is not worth repeating.
+resumes its search exactly from the checkpoint of its last report, or replays its final
+report when it had finished. A trial whose loss diverged records why in its run folder and
+fails again at once if retried: a diverged search is not worth repeating.
 """
 
 from __future__ import annotations
@@ -24,26 +26,25 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from atrc_nas.config import parse_config
+from atrc_nas.config import trusted_config
+from atrc_nas.errors import DivergenceError
 from atrc_nas.fileio import atomic_write_json
+from atrc_nas.platform.reports import FINAL, encode, replay_final, save_final
 from atrc_nas.run_dir import CHECKPOINT_DIR, CONFIG_FILE, LAST_CHECKPOINT, write_config
 from atrc_nas.search.config import SearchConfig
 from atrc_nas.search.module import SearchModule
-from atrc_nas.search.report import REPORT_FILE
-from atrc_nas.training.objective import DivergenceError
 
 FAILURE_FILE = "failure.json"
-LAST_REPORT_FILE = "last_report.json"  # what the trial last reported to Tune
 REPORTED_CHECKPOINT = "last.ckpt"
 
 
 class TuneReporter(pl.Callback):
     """Reports each validation of a search to Ray Tune, with a checkpoint of that moment."""
 
-    def __init__(self, objective_key: str, max_steps: int, run_dir: Path) -> None:
+    def __init__(self, objective_key: str, max_steps: int) -> None:
         self.objective_key = objective_key
         self.max_steps = max_steps
-        self.run_dir = run_dir
+        self.last: dict[str, Any] | None = None  # the latest report
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not isinstance(pl_module, SearchModule):
@@ -53,9 +54,9 @@ class TuneReporter(pl.Callback):
         step = pl_module.global_step
         metrics = search_metrics(pl_module, trainer.callback_metrics, self.objective_key,
                                  step >= self.max_steps)
+        self.last = metrics
         with tempfile.TemporaryDirectory(prefix="atrc_search_ckpt_") as folder:
             trainer.save_checkpoint(Path(folder) / REPORTED_CHECKPOINT)
-            atomic_write_json(self.run_dir / LAST_REPORT_FILE, metrics)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
@@ -67,9 +68,9 @@ def search_metrics(module: SearchModule, logged: dict[str, Any], objective_key: 
     val = {"val/loss": float(logged["val/loss"]),
            **{f"val/{k}": float(v) for k, v in module.val_metrics.items()}}
     metrics: dict[str, Any] = {
-        "objective": val[objective_key], "step": step, "is_final": is_final,
+        "objective": val[objective_key], "step": step, FINAL: is_final,
         "genotype_hash": genotype.stable_hash(),
-        "genotype": json.dumps(genotype.to_json_dict()), **val,
+        **encode({"genotype": genotype.to_json_dict()}), **val,
     }
     if module.cost_model is not None:
         head = module.cost_model.genotype_cost(genotype)
@@ -98,33 +99,19 @@ def _restore_reported_checkpoint(cfg: SearchConfig) -> bool:
     return (run_dir / CONFIG_FILE).is_file()
 
 
-def finished_report(run_dir: Path) -> bool:
-    """A run that had finished when the sweep was interrupted (before Tune saved that it
-    had) reports its final result again instead of running: True when it did."""
-    from ray import tune
-
-    saved = run_dir / LAST_REPORT_FILE
-    if not (saved.is_file() and (run_dir / REPORT_FILE).is_file()):
-        return False
-    metrics = json.loads(saved.read_text())
-    if not metrics.get("is_final"):
-        return False
-    tune.report(metrics)
-    return True
-
-
 def search_trial(config: dict[str, Any]) -> None:
-    """The Tune function trainable of one search trial (config: see ``SweepPlan.trial``)."""
-    torch.set_num_threads(max(1, int(config.get("threads", 1))))
-    cfg = parse_config(SearchConfig, config["search"], source=f"trial {config['key']}")
+    """The Tune function trainable of one search trial (``TrialSpec.tune_config()``)."""
+    settings = config["settings"]
+    torch.set_num_threads(max(1, int(settings["threads"])))
+    cfg = trusted_config(SearchConfig, config["config"])
     run_dir = cfg.run_dir
     failure = run_dir / FAILURE_FILE
     if failure.is_file():
         raise DivergenceError(json.loads(failure.read_text())["error"])
-    if finished_report(run_dir):
+    if replay_final(run_dir):
         return
     resume = _restore_reported_checkpoint(cfg)
-    reporter = TuneReporter(config["objective"]["key"], cfg.optim.max_steps, run_dir)
+    reporter = TuneReporter(settings["objective"]["key"], cfg.optim.max_steps)
     from atrc_nas.search.run import run_search
 
     try:
@@ -132,3 +119,5 @@ def search_trial(config: dict[str, Any]) -> None:
     except DivergenceError as err:
         atomic_write_json(failure, {"error": str(err)})
         raise
+    if reporter.last is not None and reporter.last[FINAL]:
+        save_final(run_dir, reporter.last)

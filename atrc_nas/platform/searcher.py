@@ -1,4 +1,6 @@
-"""Optuna as the sweep's search algorithm, with replicates, and ASHA within each budget.
+"""Tune search algorithms of the stages, and ASHA within each budget.
+
+``PlannedTrials``: a stage's planned trials, suggested in order (the training stage).
 
 ``ReplicatedOptunaSearch``: Optuna proposes a configuration of the sampled hyperparameters;
 every (seed, budget) replicate runs it as its own Tune trial and as its own Optuna trial
@@ -18,16 +20,46 @@ import contextlib
 import math
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import Searcher
 
 from atrc_nas.platform.config import Distribution
-from atrc_nas.platform.plan import SweepPlan
+from atrc_nas.platform.reports import FINAL
+from atrc_nas.platform.stage import TrialSpec
+
+if TYPE_CHECKING:
+    from atrc_nas.platform.search_stage import SearchStage
 
 OBJECTIVE = "objective"
+
+
+class PlannedTrials(Searcher):
+    """Suggests the planned trials in order, then says it is finished; its state (what is
+    left) is saved with the Tune experiment, so a continued stage suggests the rest."""
+
+    def __init__(self, specs: list[TrialSpec]) -> None:
+        super().__init__()
+        self._pending = list(specs)
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        if not self._pending:
+            return Searcher.FINISHED
+        return self._pending.pop(0).tune_config()
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
+                          error: bool = False) -> None:
+        return None
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as handle:
+            pickle.dump(self.__dict__, handle)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as handle:
+            self.__dict__.update(pickle.load(handle))
 
 
 def optuna_distribution(dist: Distribution) -> optuna.distributions.BaseDistribution:
@@ -56,16 +88,17 @@ def open_study(journal: Path, name: str, directions: list[str],
 
 
 class ReplicatedOptunaSearch(Searcher):
-    def __init__(self, plan: SweepPlan, journal: Path, study_name: str) -> None:
-        _, mode = plan.objective
+    def __init__(self, stage: SearchStage, specs: list[TrialSpec], journal: Path,
+                 study_name: str) -> None:
+        _, mode = stage.objective
         super().__init__(metric=OBJECTIVE, mode=mode)
-        self.plan = plan
+        self.stage = stage
         self.journal = Path(journal)
         self.study_name = study_name
-        self.multi_objective = plan.config.search.multi_objective
+        self.search = stage.experiment.search
+        self.multi_objective = self.search.multi_objective
         self._study: optuna.Study | None = None
-        self._next_sample = 0
-        self._pending: list[tuple[int, int, int]] = []  # replicates still to suggest
+        self._pending = list(specs)  # planned trials, in order (a sample's replicates together)
         self._params: dict[int, dict[str, Any]] = {}  # sample -> its values
         self._open: dict[str, int] = {}  # Tune trial id -> Optuna trial number
 
@@ -78,32 +111,30 @@ class ReplicatedOptunaSearch(Searcher):
     def study(self) -> optuna.Study:
         if self._study is None:
             self._study = open_study(self.journal, self.study_name, self.directions,
-                                     self.plan.config.search.sampler_seed)
+                                     self.search.sampler_seed)
         return self._study
 
     def _distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
-        return {k: optuna_distribution(d) for k, d in self.plan.config.search.sample.items()}
+        return {k: optuna_distribution(d) for k, d in self.search.sample.items()}
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         if not self._pending:
-            if self._next_sample >= self.plan.num_samples:
-                return Searcher.FINISHED
-            self._pending = self.plan.replicates(self._next_sample)
-            self._next_sample += 1
-        sample, seed, budget = self._pending.pop(0)
-        points = self.plan.config.search.points
+            return Searcher.FINISHED
+        planned = self._pending.pop(0)
+        sample = planned.provenance["sample"]
         if sample in self._params:
             self.study.enqueue_trial(self._params[sample])
-        elif sample < len(points):
-            self.study.enqueue_trial(points[sample])
+        elif sample < len(self.search.points):
+            self.study.enqueue_trial(self.search.points[sample])
         trial = self.study.ask(self._distributions())
         self._params.setdefault(sample, dict(trial.params))
-        key = self.plan.key(sample, seed, budget)
-        for name, value in (("key", key), ("seed", seed), ("sample", sample),
-                            ("budget", self.plan.budgets[budget]), ("tune_trial_id", trial_id)):
+        spec = self.stage.sampled(planned, self._params[sample], trial.number)
+        for name, value in (("key", spec.key), ("seed", spec.provenance["seed"]),
+                            ("sample", sample), ("budget", spec.provenance["budget"]),
+                            ("tune_trial_id", trial_id)):
             trial.set_user_attr(name, value)
         self._open[trial_id] = trial.number
-        return self.plan.trial(sample, seed, budget, self._params[sample], trial.number)
+        return spec.tune_config()
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                           error: bool = False) -> None:
@@ -135,7 +166,7 @@ def optuna_outcome(result: dict[str, Any] | None, error: bool, multi_objective: 
     state = optuna.trial.TrialState
     if error or not result or OBJECTIVE not in result:
         return state.FAIL, None
-    if not result.get("is_final"):
+    if not result.get(FINAL):
         return state.PRUNED, None
     values = [result[OBJECTIVE]]
     if multi_objective:

@@ -5,7 +5,8 @@ are deduplicated by hash. A genotype's score is its search objective averaged ov
 trials that derived it (several seeds may reach the same one); per budget, over that
 budget's trials. Chosen, as the experiment says (``train.select``): the best genotype of
 each budget, the Pareto front of objective vs head GFLOPs, the k best overall. Each choice
-keeps the reasons it was chosen. Written to ``<experiment>/selection.json``.
+keeps the reasons it was chosen. Genotypes given in ``train.genotypes`` join them. Written
+to ``<experiment>/selection.json``: the genotypes the training stage trains.
 """
 
 from __future__ import annotations
@@ -13,23 +14,21 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from atrc_nas.fileio import atomic_write_json
-from atrc_nas.platform.records import FINISHED, GENOTYPES_DIR
-
-SELECTION_FILE = "selection.json"
+from atrc_nas.platform.layout import ExperimentLayout
+from atrc_nas.platform.records import TrialRecord
 
 
 @dataclass
 class Candidate:
     genotype_hash: str
-    genotype_file: str  # one of its genotype files (all hold the same genotype)
-    head_gflops: float
-    objective: float  # mean over every trial that derived it
-    trials: list[str]
-    budgets: list[str]
-    seeds: list[int]
+    genotype_file: str  # one of its genotype files (all hold the same), or published:<name>
+    head_gflops: float | None
+    objective: float | None  # mean over every trial that derived it (None: given)
+    trials: list[str] = field(default_factory=list)
+    budgets: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
 
 
@@ -37,23 +36,23 @@ def _better(mode: str):
     return (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b)
 
 
-def candidates(records: list[dict[str, Any]], folder: Path) -> dict[str, Candidate]:
+def candidates(records: list[TrialRecord], layout: ExperimentLayout) -> dict[str, Candidate]:
     """The distinct genotypes of the finished trials, by hash."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[TrialRecord]] = {}
     for record in records:
-        if record["status"] == FINISHED and record.get("genotype") is not None:
-            groups.setdefault(record["report"]["genotype_hash"], []).append(record)
+        if record.finished and record.outputs.get("genotype") is not None:
+            groups.setdefault(record.report["genotype_hash"], []).append(record)
     out = {}
     for digest, group in sorted(groups.items()):
-        first = sorted(group, key=lambda r: r["key"])[0]
+        first = sorted(group, key=lambda r: r.key)[0]
         out[digest] = Candidate(
             genotype_hash=digest,
-            genotype_file=str(folder / GENOTYPES_DIR / digest / f"{first['key']}.json"),
-            head_gflops=float(first["report"]["head_gflops"]),
-            objective=statistics.fmean(r["report"]["objective"] for r in group),
-            trials=sorted(r["key"] for r in group),
-            budgets=sorted({r["provenance"]["budget"] for r in group}),
-            seeds=sorted({r["provenance"]["seed"] for r in group}),
+            genotype_file=str(layout.genotype_file(digest, first.key)),
+            head_gflops=float(first.report["head_gflops"]),
+            objective=statistics.fmean(r.report["objective"] for r in group),
+            trials=sorted(r.key for r in group),
+            budgets=sorted({r.provenance["budget"] for r in group}),
+            seeds=sorted({r.provenance["seed"] for r in group}),
         )
     return out
 
@@ -69,11 +68,11 @@ def pareto_front(items: list[Candidate], mode: str) -> list[Candidate]:
     return [c for c in items if not any(dominates(o, c) for o in items if o is not c)]
 
 
-def select(records: list[dict[str, Any]], folder: Path, mode: str, *,
+def select(records: list[TrialRecord], layout: ExperimentLayout, mode: str, *,
            best_per_budget: bool = True, pareto: bool = False, top_k: int = 0
            ) -> list[Candidate]:
     """The chosen genotypes (each once, with every reason it was chosen)."""
-    pool = candidates(records, folder)
+    pool = candidates(records, layout)
     chosen: dict[str, Candidate] = {}
 
     def choose(candidate: Candidate, reason: str) -> None:
@@ -85,10 +84,10 @@ def select(records: list[dict[str, Any]], folder: Path, mode: str, *,
         for budget in budgets:
             scores: dict[str, list[float]] = {}
             for record in records:
-                if (record["status"] == FINISHED and record["provenance"]["budget"] == budget
-                        and record["report"]["genotype_hash"] in pool):
-                    scores.setdefault(record["report"]["genotype_hash"], []).append(
-                        record["report"]["objective"])
+                if (record.finished and record.provenance["budget"] == budget
+                        and record.report["genotype_hash"] in pool):
+                    scores.setdefault(record.report["genotype_hash"], []).append(
+                        record.report["objective"])
             means = {h: statistics.fmean(v) for h, v in scores.items()}
             best = min(means, key=means.get) if mode == "min" else max(means, key=means.get)
             choose(pool[best], f"best of budget {budget!r} (objective {means[best]:.4g}, "
@@ -101,6 +100,12 @@ def select(records: list[dict[str, Any]], folder: Path, mode: str, *,
     return sorted(chosen.values(), key=lambda c: c.objective, reverse=mode == "max")
 
 
-def write_selection(folder: Path, chosen: list[Candidate], mode: str) -> Path:
-    return atomic_write_json(folder / SELECTION_FILE, {
+def given(genotype: str, genotype_hash: str) -> Candidate:
+    """A genotype of ``train.genotypes`` (a file or published:<name>)."""
+    return Candidate(genotype_hash=genotype_hash, genotype_file=genotype, head_gflops=None,
+                     objective=None, reasons=["given in train.genotypes"])
+
+
+def write_selection(layout: ExperimentLayout, chosen: list[Candidate], mode: str) -> Path:
+    return atomic_write_json(layout.selection_file, {
         "objective_mode": mode, "genotypes": [asdict(c) for c in chosen]})

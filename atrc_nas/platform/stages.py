@@ -1,79 +1,65 @@
-"""What the search and training stages share on Ray Tune: where Tune keeps a stage, a
-trainable wrapped afresh with its resources, the run settings of a stage, running a new
-stage or continuing an interrupted one, and what fits on the cluster."""
+"""The stages of an experiment, in order, and the checks of the whole experiment before Ray
+starts: every config each stage composes, and (on a local cluster, whose resources are known
+before it starts) whether one trial of each stage fits on it.
+
+Adding a stage: a module with a :class:`~atrc_nas.platform.stage.Stage` subclass, listed
+in :data:`STAGES` after the stages it ``needs``.
+"""
 
 from __future__ import annotations
 
-import functools
-import logging
-import math
-from collections.abc import Callable
+import os
 from pathlib import Path
-from typing import Any
 
-from ray import tune
-
-from atrc_nas.config import ConfigError
-from atrc_nas.platform.cluster import Cluster
+from atrc_nas.config import Issue
 from atrc_nas.platform.config import ExperimentConfig
+from atrc_nas.platform.search_stage import SearchStage
+from atrc_nas.platform.stage import Stage, fitting
+from atrc_nas.platform.train_stage import TrainStage
 
-log = logging.getLogger(__name__)
-
-
-def storage_root(experiment: ExperimentConfig) -> str:
-    """Where Ray Tune keeps the experiment's trials and checkpoints (absolute or a URI)."""
-    custom = experiment.ray.storage_path
-    if custom is None:
-        return str(experiment.folder / "tune")
-    return custom if "://" in custom else str(Path(custom).resolve())
+STAGES: tuple[type[Stage], ...] = (SearchStage, TrainStage)
 
 
-def fresh_trainable(function: Callable[[dict[str, Any]], None],
-                    resources: dict[str, float]) -> Any:
-    """``function`` as a trainable of ``resources`` (one bundle), wrapped afresh:
-    ``tune.with_resources`` marks the function it wraps."""
-
-    @functools.wraps(function)
-    def trainable(config: dict[str, Any]) -> None:
-        function(config)
-
-    return tune.with_resources(trainable, tune.PlacementGroupFactory([resources]))
+def experiment_stages(experiment: ExperimentConfig) -> list[Stage]:
+    """The enabled stages of the experiment, in order."""
+    stages = (cls(experiment) for cls in STAGES)
+    return [stage for stage in stages if stage.enabled]
 
 
-def stage_run_config(experiment: ExperimentConfig, stage: str, callbacks: list[Any],
-                     **settings: Any) -> tune.RunConfig:
-    """The run settings every stage shares: its name under the storage root, our own view
-    instead of Tune's output, each trial's stdout/stderr kept with its results."""
-    return tune.RunConfig(name=stage, storage_path=storage_root(experiment),
-                          callbacks=callbacks, verbose=0, log_to_file=True,
-                          sync_config=tune.SyncConfig(sync_artifacts=True), **settings)
+def uses_local_cluster(experiment: ExperimentConfig) -> bool:
+    address = experiment.ray.address or os.environ.get("RAY_ADDRESS") or "local"
+    return address == "local"
 
 
-def fit_stage(experiment: ExperimentConfig, stage: str, what: str, trainable: Any,
-              build: Callable[[Any], tune.Tuner]) -> None:
-    """Run the stage: a new Tuner from ``build(trainable)``, or, when the stage was
-    interrupted, the saved one restored (finished, stopped and failed trials are kept,
-    unfinished ones continue from their last checkpoint)."""
-    path = f"{storage_root(experiment)}/{stage}"
-    if tune.Tuner.can_restore(path):
-        log.info("continuing the %s in %s", what, path)
-        tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True,
-                                   resume_errored=False)
-    else:
-        tuner = build(trainable)
-    tuner.fit()
+def local_resources(experiment: ExperimentConfig) -> dict[str, float]:
+    """The CPUs and GPUs a fresh local cluster of the experiment will have."""
+    ray = experiment.ray
+    cpus = ray.num_cpus if ray.num_cpus is not None else (os.cpu_count() or 1)
+    if ray.num_gpus is not None:
+        gpus = ray.num_gpus
+    else:  # the NVIDIA devices this process may use
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        devices = len(list(Path("/dev").glob("nvidia[0-9]*")))
+        gpus = devices if visible is None else len([d for d in visible.split(",") if d])
+    return {"CPU": float(cpus), "GPU": float(gpus)}
 
 
-def fitting(cluster: Cluster, need: dict[str, float]) -> int:
-    """How many times ``need`` fits in the cluster's resources at once."""
-    counts = [math.floor(cluster.resources.get(kind, 0.0) / amount + 1e-9)
-              for kind, amount in need.items() if amount > 0]
-    return min(counts) if counts else 1
+def _fits(stage: Stage, have: dict[str, float]) -> list[Issue]:
+    need = {k: v for k, v in stage.footprint().items() if v}
+    if fitting(have, need) >= 1:
+        return []
+    short = ", ".join(f"{want:g} {kind} (the local cluster has {have.get(kind, 0):g})"
+                      for kind, want in need.items() if want > have.get(kind, 0))
+    return [((stage.name, "resources"), f"one {stage.name} trial needs {short}: it could "
+             f"never start; lower {stage.name}.resources or raise ray.num_cpus / "
+             "ray.num_gpus", None)]
 
 
-def refuse_unfitting(cluster: Cluster, message: str, hint: str, waits: str) -> None:
-    """Something that can never fit: an error on a local cluster (``message``; ``hint``),
-    a warning on a joined one, which an autoscaler may grow (``waits``)."""
-    if cluster.local:
-        raise ConfigError(f"{message}; {hint}")
-    log.warning("%s; %s", message, waits)
+def check_experiment(experiment: ExperimentConfig) -> list[Issue]:
+    """Everything wrong with the experiment that its schema alone cannot see."""
+    found: list[Issue] = []
+    for stage in experiment_stages(experiment):
+        found += stage.check()
+        if not found and uses_local_cluster(experiment):
+            found += _fits(stage, local_resources(experiment))
+    return found

@@ -1,99 +1,222 @@
-"""The training stage: select genotypes from the search, then train them and the baselines,
-one Tune trial per (network, seed), each a Ray Train run of ``train.resources.workers``
-data-parallel workers.
+"""The training stage: the selected and given genotypes and the baselines, one Tune trial
+per (network, seed), each a Ray Train run of ``train.resources.workers`` data-parallel
+workers (``train_trial.py``).
 
-The local-attention extension is built once on this machine before any worker starts
-(workers then load the shared build; other machines build it once each, under a file
-lock). Runs go one after another or side by side as the cluster's resources allow. An
-interrupted stage is continued with ``Tuner.restore``: finished runs are kept, the others
-continue from their last checkpoint (Ray Train resumes a run of the same name).
+Needs the search stage (when it ran): its finished trials' genotypes are selected as
+``train.select`` says (``selection.py``); ``train.genotypes`` (files, ``published:``
+names) join them, so an experiment without a search trains given genotypes and the
+baselines. The genotypes to train are written to ``selection.json``. Runs go one after
+another or side by side as the cluster's resources allow. At the end, Delta_m of every
+multi-task run against the experiment's own single-task baselines (or ``train.references``)
+goes to ``train_summary.json`` and a table of the runs is printed.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ray import tune
-
-from atrc_nas.platform.cluster import Cluster
-from atrc_nas.platform.config import ExperimentConfig
-from atrc_nas.platform.records import read_train_runs, train_record, write_train_run
-from atrc_nas.platform.stages import (
-    fit_stage,
-    fitting,
-    fresh_trainable,
-    refuse_unfitting,
-    stage_run_config,
-    storage_root,
+from atrc_nas.config import ConfigError, Issue, parse_config
+from atrc_nas.fileio import atomic_write_json
+from atrc_nas.platform.records import TrialRecord
+from atrc_nas.platform.search_stage import SearchStage
+from atrc_nas.platform.selection import Candidate, given, select, write_selection
+from atrc_nas.platform.stage import Stage, TrialSpec, describe_spec, fitting
+from atrc_nas.platform.train_plan import Network, run_key, stage_networks
+from atrc_nas.platform.training_results import (
+    run_delta_m,
+    run_metrics,
+    single_task_references,
+    test_primaries,
 )
-from atrc_nas.platform.train_plan import training_runs
-from atrc_nas.platform.train_trial import train_trial
-from atrc_nas.platform.tune_callbacks import StageProgress, StageRecorder, describe_training
+from atrc_nas.training.config import TrainConfig
 
-log = logging.getLogger(__name__)
-
-STAGE = "train"
 DRIVER_CPUS = 0.01  # the Tune trial that drives a Ray Train run only waits on it
 
 
-def concurrent_runs(experiment: ExperimentConfig, cluster: Cluster) -> int:
-    """How many runs fit on the cluster at once (a run that cannot fit at all is a
-    ConfigError on a local cluster)."""
-    res = experiment.train.resources
-    per_run = {"CPU": res.workers * res.cpus_per_worker + DRIVER_CPUS,
-               "GPU": res.workers * res.gpus_per_worker}
-    count = fitting(cluster, per_run)
-    if count < 1:
-        refuse_unfitting(
-            cluster,
-            f"train.resources: one run needs {per_run['CPU']:g} CPUs and {per_run['GPU']:g} "
-            f"GPUs ({res.workers} workers and its driver); the cluster has "
-            f"{cluster.resources.get('CPU', 0):g} CPUs and "
-            f"{cluster.resources.get('GPU', 0):g} GPUs",
-            "lower train.resources.cpus_per_worker (a fraction is fine) or the number of "
-            "workers", "runs wait until the cluster grows")
-        count = 1
-    return count
+class TrainStage(Stage):
+    name = "train"
+    title = "training stage"
+    needs = ("search",)
+    outputs = ("metrics", "backends")
 
+    @property
+    def enabled(self) -> bool:
+        return self.experiment.train.enabled
 
-def build_extension() -> str:
-    """Build (or load) the local-attention extension here, before the workers start."""
-    from atrc_nas.ops.backend import ensure_backend
+    # -- composing a run's config --------------------------------------------------------
 
-    info = ensure_backend()
-    return f"{info.name} ({info.reason})"
+    def compose(self, network: Network, seed: int) -> TrainConfig:
+        """The validated training config of one run."""
+        experiment, stage = self.experiment, self.experiment.train
+        data = experiment.data.model_dump(mode="json")
+        if network.task is not None:
+            data["tasks"] = [network.task]
+        model = {**experiment.model.model_dump(mode="json"), "network": network.network,
+                 "genotype": network.genotype_file}
+        trainer = {**stage.trainer.model_dump(mode="json"),
+                   "progress_bar": False}  # worker output goes to log files
+        if network.task is not None:
+            # a single-task run keeps only its own task's metric options
+            for key in ("val_metric_options", "test_metric_options"):
+                trainer[key] = {t: v for t, v in trainer[key].items() if t == network.task}
+            trainer["single_task_references"] = {}
+            if trainer["select_by"] == "delta_m":
+                trainer["select_by"] = "primary"
+        key = run_key(network, seed)
+        return parse_config(TrainConfig, {
+            "name": key, "seed": seed, "output_dir": str(self.layout.stage_dir(self.name)),
+            "data": data, "model": model, "optim": stage.optim.model_dump(mode="json"),
+            "trainer": trainer}, source=f"training run {key}")
 
+    def _given(self) -> list[Candidate]:
+        from atrc_nas.models.genotype import resolve_genotype
 
-def run_train_stage(experiment: ExperimentConfig, cluster: Cluster,
-                    genotypes: list[dict[str, Any]], every_s: float = 30.0
-                    ) -> list[dict[str, Any]]:
-    """Train every run (or continue the stage); returns every run's record."""
-    folder = experiment.folder
-    log.info("local attention: %s", build_extension())
+        tasks = self.experiment.data.spec().tasks
+        return [given(ref, resolve_genotype(ref, tasks).stable_hash())
+                for ref in self.experiment.train.genotypes]
 
-    def build(trainable: Any) -> tune.Tuner:
-        stage = experiment.train
-        runs = training_runs(experiment, genotypes)
-        storage = f"{storage_root(experiment)}/train_runs"
-        for run in runs:
-            run.update(resources=stage.resources.model_dump(mode="json"), storage=storage,
-                       max_failures=stage.max_failures)
+    def networks(self, genotypes: list[Candidate]) -> list[Network]:
+        return stage_networks(self.experiment.data.spec().tasks,
+                              self.experiment.train.baselines,
+                              [{"genotype_hash": g.genotype_hash,
+                                "genotype_file": g.genotype_file} for g in genotypes])
+
+    def spec(self, network: Network, seed: int) -> TrialSpec:
+        res = self.experiment.train.resources
+        config = self.compose(network, seed)
+        return TrialSpec(
+            key=run_key(network, seed), config=config,
+            provenance={"network": network.as_dict(), "seed": seed},
+            steps=config.optim.max_steps, resources=self.footprint(),
+            settings={"workers": res.workers, "cpus_per_worker": res.cpus_per_worker,
+                      "gpus_per_worker": res.gpus_per_worker,
+                      "storage": f"{self.layout.tune_storage(self.experiment.ray.storage_path)}"
+                                 f"/{self.layout.TRAIN_RUNS}",
+                      "max_failures": self.experiment.train.max_failures})
+
+    def footprint(self) -> dict[str, float]:
+        """What one run occupies: its workers and its driver trial."""
+        res = self.experiment.train.resources
+        return {"CPU": res.workers * res.cpus_per_worker + DRIVER_CPUS,
+                "GPU": res.workers * res.gpus_per_worker}
+
+    # -- the contract ----------------------------------------------------------------------
+
+    def check(self) -> list[Issue]:
+        """Every kind of run must compose a valid training config, and the batch must split
+        evenly over the workers."""
+        experiment, stage = self.experiment, self.experiment.train
+        found: list[Issue] = []
+        workers = stage.resources.workers
+        if experiment.data.batch_size % workers:
+            found.append((("data", "batch_size"), f"the global batch must split evenly over "
+                          f"train.resources.workers ({workers})", experiment.data.batch_size))
+        tasks = experiment.data.spec().tasks
+        stray = sorted(set(stage.references) - set(tasks))
+        if stray:
+            found.append((("train", "references"), f"task(s) {stray} are not in this "
+                          f"experiment (tasks: {', '.join(tasks)})", stray))
+        try:
+            genotypes = self._given()
+        except (ValueError, KeyError, OSError) as err:
+            return [*found, (("train", "genotypes"), str(err).strip("'\""),
+                             stage.genotypes)]
+        probes = [Network("multi_task", "multi_task"),
+                  Network(f"single_task-{tasks[0]}", "single_task", task=tasks[0]),
+                  *(n for n in self.networks(genotypes) if not n.is_single_task)]
+        for network in probes:
+            try:
+                self.compose(network, stage.seeds[0])
+            except ConfigError as err:
+                found.append((("train",), f"composes an invalid training config for "
+                              f"{network.id}: {err}", None))
+                break
+        return found
+
+    def genotypes(self, earlier: Mapping[str, list[TrialRecord]]) -> list[Candidate]:
+        """The searched genotypes selected for training, then the given ones."""
+        chosen: list[Candidate] = []
+        if self.experiment.search.enabled:
+            chosen = select(earlier.get("search", []), self.layout, self._mode(),
+                            **self.experiment.train.select.model_dump())
+        return chosen + [g for g in self._given()
+                         if g.genotype_hash not in {c.genotype_hash for c in chosen}]
+
+    def _mode(self) -> str:
+        """Whether a lower or a higher search objective is better."""
+        return SearchStage(self.experiment).objective[1]
+
+    def plan(self, earlier: Mapping[str, list[TrialRecord]]) -> list[TrialSpec]:
+        genotypes = self.genotypes(earlier)
+        write_selection(self.layout, genotypes, self._mode())
+        return [self.spec(net, seed) for net in self.networks(genotypes)
+                for seed in self.experiment.train.seeds]
+
+    def preview(self) -> list[str]:
+        stage = self.experiment.train
+        lines = []
+        if self.experiment.search.enabled:
+            select = stage.select
+            rules = [*(["the best genotype of each budget"] if select.best_per_budget else []),
+                     *(["the Pareto front"] if select.pareto else []),
+                     *([f"the {select.top_k} best"] if select.top_k else [])]
+            lines.append(f"after the search: {' and '.join(rules) or 'no searched genotype'}"
+                         f", {len(stage.seeds)} seed(s) each, as atrc-<hash>-seed<seed>")
+        res = stage.resources
+        lines.append(f"each run: {res.workers} Ray Train worker(s) x {res.cpus_per_worker:g} "
+                     f"CPU" + (f" x {res.gpus_per_worker:g} GPU" if res.gpus_per_worker else "")
+                     + " and its driver")
+        specs = [self.spec(net, seed) for net in self.networks(self._given())
+                 for seed in stage.seeds]
+        return lines + [describe_spec(spec) for spec in specs]
+
+    def trainable(self) -> Callable[[dict[str, Any]], None]:
+        from atrc_nas.platform.train_trial import train_trial
+
+        return train_trial
+
+    def trial_resources(self) -> dict[str, float]:
+        return {"CPU": DRIVER_CPUS}
+
+    def concurrency(self, cluster: Any) -> int:
+        """How many runs fit on the cluster at once (at least one: on a joined cluster an
+        autoscaler may add what a run needs)."""
+        return max(1, fitting(cluster.resources, self.footprint()))
+
+    def tuner(self, specs: list[TrialSpec], trainable: Any, run_config: Any,
+              cluster: Any) -> Any:
+        from ray import tune
+
+        from atrc_nas.platform.searcher import PlannedTrials
+
         return tune.Tuner(
             trainable,
-            param_space={"run": tune.grid_search(runs)},
             tune_config=tune.TuneConfig(
-                max_concurrent_trials=concurrent_runs(experiment, cluster),
-                trial_name_creator=lambda trial: trial.config["run"]["key"],
-                trial_dirname_creator=lambda trial: trial.config["run"]["key"],
-            ),
-            run_config=stage_run_config(
-                experiment, STAGE,
-                [StageRecorder(folder, train_record, write_train_run),
-                 StageProgress(STAGE, len(runs), stage.optim.max_steps, every_s=every_s,
-                               describe=describe_training)]),
-        )
+                search_alg=PlannedTrials(specs), num_samples=len(specs),
+                max_concurrent_trials=self.concurrency(cluster),
+                trial_name_creator=lambda trial: trial.config["key"],
+                trial_dirname_creator=lambda trial: trial.config["key"]),
+            run_config=run_config)
 
-    fit_stage(experiment, STAGE, "training stage",
-              fresh_trainable(train_trial, {"CPU": DRIVER_CPUS}), build)
-    return read_train_runs(folder)
+    def describe(self, report: Mapping[str, Any]) -> str:
+        loss = report.get("val/loss")
+        return f"step {report.get('step', '-')}" + ("" if loss is None
+                                                    else f"  val loss {loss:.4g}")
+
+    def summarise(self, specs: list[TrialSpec], records: list[TrialRecord]) -> str:
+        refs = single_task_references(records, self.experiment.train.references)
+        deltas = {r.key: run_delta_m(r, refs) for r in records}
+        atomic_write_json(self.layout.summary_file(self.name), {
+            "references": refs,
+            "runs": {r.key: {"status": r.status, "delta_m": deltas[r.key]} for r in records}})
+        lines = []
+        for run in records:
+            metrics = run_metrics(run)
+            primaries = test_primaries(metrics) if metrics else {}
+            shown = "  ".join(f"{t} {v:.4g}" for t, v in primaries.items()) or "-"
+            delta = deltas[run.key]
+            text = "" if delta is None else f"  delta_m {delta:+.2f}%"
+            error = f"  ({run.error})" if run.error else ""
+            lines.append(f"  {run.key:<40} {run.status:<9} {shown}{text}{error}")
+        return "\n".join(lines)

@@ -5,30 +5,30 @@ Ray's Lightning integration (``RayDDPStrategy``, ``RayLightningEnvironment``,
 
 Each worker reports after every validation period (with a checkpoint, kept by Ray Train
 under ``<storage>/train_runs/<run key>``), and once more at the end with the test metrics
-of the best-by-validation checkpoint (pooled over the whole split across all workers) and
-the local-attention backend each worker used. BatchNorm is synchronised across workers on
-GPUs (torch's SyncBatchNorm has no CPU implementation: on CPU each worker normalises over
-its share of the batch). A worker that dies makes Ray Train restart
-the worker group from the last checkpoint (``train.max_failures`` times); the Ray Train
-run is named by the run key, so a restarted Tune trial continues the same run.
+of the best-by-validation checkpoint (pooled over the whole split across all workers) and,
+as JSON text (``reports.encode``), the run's ``metrics.json`` and the local-attention
+backend each worker used; rank 0 keeps that final report in the run folder
+(``reports.save_final``), so a run that had finished is not trained again. BatchNorm is
+synchronised across workers on GPUs (torch's SyncBatchNorm has no CPU implementation: on
+CPU each worker normalises over its share of the batch). A worker that dies makes Ray
+Train restart the worker group from the last checkpoint (``train.max_failures`` times);
+the Ray Train run is named by the run key, so a restarted Tune trial continues the same
+run.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from atrc_nas.config import parse_config
-from atrc_nas.fileio import atomic_write_json
+from atrc_nas.config import trusted_config
+from atrc_nas.platform.reports import FINAL, encode, replay_final, save_final
 from atrc_nas.run_dir import CONFIG_FILE, resume_checkpoint, write_config
 from atrc_nas.training.config import TrainConfig
 
 RAY_CHECKPOINT = "checkpoint.ckpt"  # the file RayTrainReportCallback writes
-FINAL_REPORT_FILE = "final_report.json"
-FINAL = "is_final"  # the last report of a run (as the search trials mark theirs)
 
 
 def _backends() -> list[str]:
@@ -75,7 +75,7 @@ def train_worker(config: dict[str, Any]) -> None:
 
     torch.set_num_threads(max(1, int(config["threads"])))
     backends = _backends()  # loads the one shared build (compiled once per machine)
-    cfg = parse_config(TrainConfig, config["train"], source=f"training run {config['key']}")
+    cfg = trusted_config(TrainConfig, config["config"])
     context = ray.train.get_context()
     world = context.get_world_size()
     checkpoint = ray.train.get_checkpoint()
@@ -97,42 +97,37 @@ def train_worker(config: dict[str, Any]) -> None:
         metrics = fit(None)
     final = {
         FINAL: True, "step": metrics["steps"], "params": metrics["params"],
-        "gflops": metrics["gflops"], "world_size": metrics["world_size"],
-        "backends": json.dumps(backends), "metrics": json.dumps(metrics),
-        **{k: v for k, v in metrics["test"].items()},
+        "gflops": metrics["gflops"], "world_size": metrics["world_size"], **metrics["test"],
+        **encode({"backends": backends, "metrics": metrics}),
     }
     if context.get_world_rank() == 0:
-        atomic_write_json(cfg.run_dir / FINAL_REPORT_FILE, final)
+        save_final(cfg.run_dir, final)
     ray.train.report(final)
 
 
 def train_trial(config: dict[str, Any]) -> None:
-    """The Tune function trainable of one training run (config: ``{"run": ...}``)."""
+    """The Tune function trainable of one training run (``TrialSpec.tune_config()``)."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
     from ray.tune.integration.ray_train import TuneReportCallback
 
-    run = config["run"]
-    saved = Path(run["train"]["output_dir"]) / run["key"] / FINAL_REPORT_FILE
-    if saved.is_file():  # it had finished when the stage was interrupted: not redone
-        from ray import tune
-
-        tune.report(json.loads(saved.read_text()))
+    cfg = trusted_config(TrainConfig, config["config"])
+    if replay_final(cfg.run_dir):  # it had finished when the stage was interrupted
         return
-    res = run["resources"]
-    gpus = float(res["gpus_per_worker"])
+    settings = config["settings"]
+    gpus = float(settings["gpus_per_worker"])
     trainer = TorchTrainer(
         train_worker,
-        train_loop_config={"key": run["key"], "train": run["train"],
-                           "threads": res["cpus_per_worker"]},
+        train_loop_config={"key": config["key"], "config": config["config"],
+                           "threads": settings["cpus_per_worker"]},
         torch_config=TorchConfig(backend="nccl" if gpus > 0 else "gloo"),
         scaling_config=ScalingConfig(
-            num_workers=int(res["workers"]), use_gpu=gpus > 0,
-            resources_per_worker={"CPU": float(res["cpus_per_worker"]),
+            num_workers=int(settings["workers"]), use_gpu=gpus > 0,
+            resources_per_worker={"CPU": float(settings["cpus_per_worker"]),
                                   **({"GPU": gpus} if gpus > 0 else {})}),
         run_config=RunConfig(
-            name=run["key"], storage_path=run["storage"],
-            failure_config=FailureConfig(max_failures=int(run["max_failures"]),
+            name=config["key"], storage_path=settings["storage"],
+            failure_config=FailureConfig(max_failures=int(settings["max_failures"]),
                                          controller_failure_limit=3),
             checkpoint_config=CheckpointConfig(num_to_keep=1),
             callbacks=[TuneReportCallback()],

@@ -13,8 +13,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from atrc_nas.metrics import delta_m, primary_metrics
-from atrc_nas.platform.records import FINISHED
+from atrc_nas.metrics.delta import delta_m, primary_metrics
+from atrc_nas.platform.records import TrialRecord
 
 
 def test_primaries(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -23,16 +23,22 @@ def test_primaries(metrics: Mapping[str, Any]) -> dict[str, float]:
                             if k.startswith("test/")})
 
 
-def single_task_references(runs: Sequence[Mapping[str, Any]],
+def run_metrics(run: TrialRecord) -> dict[str, Any] | None:
+    """The metrics.json of a finished training run (None otherwise)."""
+    return run.outputs.get("metrics") if run.finished else None
+
+
+def single_task_references(runs: Sequence[TrialRecord],
                            given: Mapping[str, float] | None = None
                            ) -> dict[str, dict[str, Any]]:
     """task -> {"value", "source", "seeds"}: the experiment's own single-task mean where it
     has one, else the given reference."""
     values: dict[str, list[float]] = {}
     for run in runs:
-        task = run["network"].get("task")
-        if task and run["status"] == FINISHED and run.get("metrics"):
-            values.setdefault(task, []).append(test_primaries(run["metrics"])[task])
+        task = run.provenance["network"].get("task")
+        metrics = run_metrics(run)
+        if task and metrics:
+            values.setdefault(task, []).append(test_primaries(metrics)[task])
     refs = {task: {"value": statistics.fmean(v), "source": "single_task baselines",
                    "seeds": len(v)} for task, v in values.items()}
     for task, value in (given or {}).items():
@@ -41,12 +47,12 @@ def single_task_references(runs: Sequence[Mapping[str, Any]],
     return refs
 
 
-def run_delta_m(run: Mapping[str, Any], refs: Mapping[str, Mapping[str, Any]]
-                ) -> float | None:
+def run_delta_m(run: TrialRecord, refs: Mapping[str, Mapping[str, Any]]) -> float | None:
     """Delta_m (percent) of a finished multi-task run, None without a reference per task."""
-    if run["status"] != FINISHED or not run.get("metrics") or run["network"].get("task"):
+    metrics = run_metrics(run)
+    if not metrics or run.provenance["network"].get("task"):
         return None
-    primaries = test_primaries(run["metrics"])
+    primaries = test_primaries(metrics)
     if len(primaries) < 2 or any(task not in refs for task in primaries):
         return None
     return delta_m(primaries, {t: r["value"] for t, r in refs.items()})

@@ -1,29 +1,23 @@
-"""Driver-side Tune callbacks of a sweep: the records it leaves, and the view it shows.
+"""Driver-side Tune callbacks of any stage: the records it leaves, and the view it shows.
 
 The view is one line per trial event (started, finished, stopped early, failed with its
 message, retried) and, at most every ``every_s`` seconds, one status line with the counts
-and the running trials' step and objective; Tune's own tables are off. At the end
-:func:`summary_table` lists every trial.
+and the running trials' steps; Tune's own tables are off. At the end the stage's
+``summarise`` lists every trial.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 from ray.tune import Callback
 
-from atrc_nas.platform.records import (
-    FAILED,
-    FINISHED,
-    RUNNING,
-    STOPPED,
-    trial_record,
-    write_trial,
-)
+from atrc_nas.platform.records import FAILED, FINISHED, RUNNING, STOPPED
+from atrc_nas.platform.reports import is_final
+from atrc_nas.platform.stage import Stage
 
 
 def root_cause(error: BaseException) -> BaseException:
@@ -57,61 +51,32 @@ def error_message(trial: Any) -> str:
             and Path(trial.error_file).is_file() else trial.get_error()) or "unknown error"
     return next((line for line in reversed(text.splitlines()) if line.strip()), text)
 
-Record = Callable[..., dict[str, Any]]  # (trial, status, error=None) -> record
-Write = Callable[[Path, dict[str, Any]], Path]
-
-
 class StageRecorder(Callback):
-    """Writes each trial's record (``record(trial, status)``, stored by ``write``) on every
+    """Writes each trial's record (``stage.record``, stored by ``stage.write``) on every
     result and when the trial ends: finished when its last report is final, stopped when
     not, failed with its message."""
 
-    def __init__(self, folder: Path, record: Record = trial_record,
-                 write: Write = write_trial) -> None:
-        self.folder = Path(folder)
-        self.record, self.write = record, write
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
                         **info: Any) -> None:
-        self.write(self.folder, self.record(trial, RUNNING))
+        self.stage.write(self.stage.record(trial, RUNNING))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        final = (trial.last_result or {}).get("is_final")
-        self.write(self.folder, self.record(trial, FINISHED if final else STOPPED))
+        status = FINISHED if is_final(trial.last_result) else STOPPED
+        self.stage.write(self.stage.record(trial, status))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.write(self.folder, self.record(trial, FAILED, error_message(trial)))
-
-
-def _objective(result: dict[str, Any]) -> str:
-    value = result.get("objective")
-    return "-" if value is None else f"{value:.4g}"
-
-
-def _gflops(result: dict[str, Any]) -> str:
-    value = result.get("head_gflops")
-    return "-" if value is None else f"{value:.3g}"
-
-
-def describe_search(result: dict[str, Any]) -> str:
-    return (f"step {result.get('step', '-')}  objective {_objective(result)}  head "
-            f"{_gflops(result)} GFLOPs")
-
-
-def describe_training(result: dict[str, Any]) -> str:
-    step = result.get("step", "-")
-    loss = result.get("val/loss")
-    return f"step {step}" + ("" if loss is None else f"  val loss {loss:.4g}")
+        self.stage.write(self.stage.record(trial, FAILED, error_message(trial)))
 
 
 class StageProgress(Callback):
     """A readable live view of one stage (see the module docstring)."""
 
-    def __init__(self, stage: str, total: int, total_steps: int, every_s: float = 30.0,
-                 describe: Callable[[dict[str, Any]], str] = describe_search,
+    def __init__(self, stage: Stage, total: int, total_steps: int, every_s: float = 30.0,
                  stream: TextIO | None = None) -> None:
         self.stage, self.total, self.total_steps = stage, total, total_steps
-        self.describe = describe
         self.every_s = every_s
         self.stream = stream
         self._started = time.monotonic()
@@ -124,11 +89,11 @@ class StageProgress(Callback):
     def _print(self, text: str) -> None:
         elapsed = int(time.monotonic() - self._started)
         stamp = f"{elapsed // 60:02d}:{elapsed % 60:02d}"
-        print(f"[{self.stage} {stamp}] {text}", file=self.stream or sys.stdout, flush=True)
+        print(f"[{self.stage.name} {stamp}] {text}", file=self.stream or sys.stdout,
+              flush=True)
 
     def _key(self, trial: Any) -> str:
-        config = trial.config
-        return config.get("key") or config.get("run", {}).get("key") or trial.trial_id
+        return trial.config.get("key") or trial.trial_id
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._print(f"started  {self._key(trial)}")
@@ -138,10 +103,10 @@ class StageProgress(Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         result = trial.last_result or {}
-        status = FINISHED if result.get("is_final") else STOPPED
+        status = FINISHED if is_final(result) else STOPPED
         self._ended[trial.trial_id] = status
         how = "finished" if status == FINISHED else "stopped early"
-        self._print(f"{how:<14} {self._key(trial)}  {self.describe(result)}")
+        self._print(f"{how:<14} {self._key(trial)}  {self.stage.describe(result)}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._ended[trial.trial_id] = FAILED
@@ -163,28 +128,3 @@ class StageProgress(Callback):
             f"{self._key(t)} {(t.last_result or {}).get('step', 0)}/{self.total_steps}"
             for t in running)
         self._print(" | ".join(parts) + (f" | {detail}" if detail else ""))
-
-
-def summary_table(records: list[dict[str, Any]]) -> str:
-    """A fixed-width table of every trial of the stage."""
-    header = ["trial", "status", "step", "objective", "head GFLOPs", "budget met", "genotype",
-              "sampled"]
-    rows = []
-    for record in records:
-        report = record["report"]
-        params = record["provenance"]["params"]
-        meets = report.get("meets_budget")
-        rows.append([
-            record["key"], record["status"], str(report.get("step", "-")), _objective(report),
-            _gflops(report), "-" if meets is None else ("yes" if meets else "no"),
-            report.get("genotype_hash", "-"),
-            ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                      for k, v in params.items()) or "-",
-        ])
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in [header, *rows]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    failed = [r for r in records if r["status"] == FAILED]
-    lines += [f"{r['key']} failed: {r['error']}" for r in failed]
-    return "\n".join(lines)

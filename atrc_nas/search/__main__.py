@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -9,12 +10,12 @@ from atrc_nas.cli import config_command
 from atrc_nas.search.config import SearchConfig
 
 
-def _search(cfg: SearchConfig, resume: bool) -> str:
+def _search(cfg: SearchConfig, args: argparse.Namespace) -> str:
     from atrc_nas.search.callbacks import GENOTYPE_FILE
     from atrc_nas.search.report import format_report
     from atrc_nas.search.run import run_search
 
-    result = run_search(cfg, resume=resume)
+    result = run_search(cfg, resume=args.resume)
     paths = {"run_dir": str(result.run_dir),
              "genotype": str(result.run_dir / GENOTYPE_FILE)}
     return f"{format_report(result.report)}\n{json.dumps(paths, indent=2)}"

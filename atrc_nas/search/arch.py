@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from atrc_nas.models.context import OpChoice
+from atrc_nas.models.context_ops import OpChoice
 from atrc_nas.models.genotype import Genotype, Pair
 from atrc_nas.models.space import SearchSpace
 

@@ -25,6 +25,7 @@ from atrc_nas.data.spec import DatasetSpec
 from atrc_nas.models.cost import aux_head_cost, count_flops, feature_size, op_cost_table
 from atrc_nas.models.genotype import Genotype
 from atrc_nas.models.heads import ContextFusion, HeadDims, final_classifiers, task_features
+from atrc_nas.models.space import SearchSpace
 from atrc_nas.search.arch import Architecture
 from atrc_nas.search.config import BudgetConfig
 
@@ -130,6 +131,43 @@ class HeadCostModel:
                              for mask, v in best.items())
         can_feed = (self.rows @ self.arch.contributes.any(dim=1).to(torch.float64)) > 0
         return self.constant + blocks_and_aux + float(self.fusion_extra[can_feed].sum())
+
+
+    def min_cost(self) -> float:
+        """FLOPs of the cheapest head the space allows (exact): a dynamic programme over the
+        set of aux heads read and the set of targets fed so far."""
+        tasks = self.rows.shape[0]
+        target = self.rows.argmax(dim=0).tolist()  # pair -> its target's index
+        best: dict[tuple[int, int], float] = {(0, 0): 0.0}
+        for p, ops in enumerate(self.arch.candidates):
+            nxt: dict[tuple[int, int], float] = {}
+            for (read_mask, fed_mask), value in best.items():
+                for k in range(len(ops)):
+                    read = sum(1 << n for n in self.reads[p, k].nonzero().flatten().tolist())
+                    fed = (1 << target[p]) if bool(self.arch.contributes[p, k]) else 0
+                    key = (read_mask | read, fed_mask | fed)
+                    cost = value + float(self.block[p, k])
+                    if cost < nxt.get(key, float("inf")):
+                        nxt[key] = cost
+            best = nxt
+        aux, extra = self.aux.tolist(), self.fusion_extra.tolist()
+        return self.constant + min(
+            value + sum(aux[n] for n in range(tasks) if read_mask >> n & 1)
+            + sum(extra[n] for n in range(tasks) if fed_mask >> n & 1)
+            for (read_mask, fed_mask), value in best.items())
+
+
+def head_cost_range(space: SearchSpace, spec: DatasetSpec, backbone: str,
+                    input_size: Sequence[int]) -> tuple[float, float]:
+    """FLOPs of the cheapest and of the most expensive head of ``space`` for ``backbone``
+    at ``input_size`` (nothing is allocated: the backbone is built on the meta device)."""
+    from atrc_nas.models.backbones.registry import create_backbone
+
+    with torch.device("meta"):
+        channels = sum(create_backbone(backbone).out_channels)
+    model = HeadCostModel.build(Architecture(space, seed=0), spec, HeadDims(channels),
+                                input_size)
+    return model.min_cost(), model.max_cost()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from pydantic import Field
 
 from atrc_nas.config import ConfigError, Issue, Section
 from atrc_nas.config.schema import (
-    FiniteFloat,
     Momentum,
     Name,
     NonEmptyStr,
@@ -16,6 +15,7 @@ from atrc_nas.config.schema import (
     PositiveFloat,
     pair_of,
 )
+from atrc_nas.search.schedules import ScheduleConfig
 from atrc_nas.training.config import (
     BackboneConfig,
     DataConfig,
@@ -35,19 +35,6 @@ class SearchOptimConfig(OptimConfig):
     """Learning rate of the architecture logits (Adam, constant)."""
     arch_betas: pair_of(Momentum) = (0.9, 0.999)  # type: ignore[valid-type]
     arch_weight_decay: NonNegativeFloat = 0.0
-
-
-class ScheduleConfig(Section):
-    """Search schedule; a key left at None takes the value the search space file declares
-    (and the reference value where the space file is silent too)."""
-
-    temperature: pair_of(PositiveFloat) | None = None  # type: ignore[valid-type]
-    """Gumbel-softmax tau, linear from start to end."""
-    entropy_weight: pair_of(FiniteFloat) | None = None  # type: ignore[valid-type]
-    """lambda of the entropy term, linear from start to end."""
-    fix_gap: Annotated[float, Field(gt=0, le=1)] | None = None
-    """Fix a block once softmax top-1 minus top-2 >= fix_gap."""
-    early_fixing: bool | None = None
 
 
 class BudgetConfig(Section):
@@ -88,7 +75,8 @@ class SearchConfig(RunIdentity):
     def issues(self) -> list[Issue]:
         from atrc_nas.search.space_io import load_space
 
-        found = whole_period_issues(self.optim.max_steps, self.trainer.val_every_n_steps)
+        found = super().issues()
+        found += whole_period_issues(self.optim.max_steps, self.trainer.val_every_n_steps)
         try:
             load_space(self.space).build(self.data.spec().tasks)
         except ConfigError as err:

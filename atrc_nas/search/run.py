@@ -31,6 +31,7 @@ from atrc_nas.search.report import REPORT_FILE, backbone_flops, format_report, s
 from atrc_nas.search.schedules import Schedule
 from atrc_nas.search.space_io import load_space
 from atrc_nas.search.supernet import SearchNetwork
+from atrc_nas.training.callbacks import LoggingStepIsTrainingStep
 from atrc_nas.training.run import build_datamodule, lightning_trainer
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,8 @@ def build_trainer(cfg: SearchConfig, run_dir: Path,
         max_steps=cfg.optim.max_steps, max_epochs=-1, check_val_every_n_epoch=1,
         log_every_n_steps=t.log_every_n_steps, limit_val_batches=t.limit_val_batches,
         logger=CSVLogger(run_dir, name="logs"),  # a new version folder per (re)start
-        callbacks=[SearchArtifacts(run_dir), checkpoint, *(callbacks or [])],
+        callbacks=[SearchArtifacts(run_dir), checkpoint, LoggingStepIsTrainingStep(),
+                   *(callbacks or [])],
         enable_progress_bar=t.progress_bar, enable_model_summary=False,
         num_sanity_val_steps=0, use_distributed_sampler=False, deterministic="warn",
         default_root_dir=run_dir,

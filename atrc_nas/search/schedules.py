@@ -1,10 +1,30 @@
-"""The search schedule: Gumbel temperature, entropy weight and early fixing, per step."""
+"""The search schedule: Gumbel temperature, entropy weight and early fixing, per step, and
+its config section (values left at None come from the search space file, then the
+reference)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Annotated
 
-from atrc_nas.search.config import ScheduleConfig
+from pydantic import Field
+
+from atrc_nas.config import Section
+from atrc_nas.config.schema import FiniteFloat, PositiveFloat, pair_of
+
+
+class ScheduleConfig(Section):
+    """Search schedule; a key left at None takes the value the search space file declares
+    (and the reference value where the space file is silent too)."""
+
+    temperature: pair_of(PositiveFloat) | None = None  # type: ignore[valid-type]
+    """Gumbel-softmax tau, linear from start to end."""
+    entropy_weight: pair_of(FiniteFloat) | None = None  # type: ignore[valid-type]
+    """lambda of the entropy term, linear from start to end."""
+    fix_gap: Annotated[float, Field(gt=0, le=1)] | None = None
+    """Fix a block once softmax top-1 minus top-2 >= fix_gap."""
+    early_fixing: bool | None = None
+
 
 REFERENCE_TEMPERATURE = (1.0, 0.05)
 REFERENCE_ENTROPY_WEIGHT = (-0.02, 0.06)

@@ -24,11 +24,11 @@ from typing import Any
 from pydantic import Field
 
 from atrc_nas.config import ConfigError, Section, parse_config, read_yaml
-from atrc_nas.models.context import OpChoice
+from atrc_nas.models.context_ops import OpChoice
 from atrc_nas.models.space import SearchSpace, SearchSpaceError
-from atrc_nas.search.config import ScheduleConfig
+from atrc_nas.resources import SEARCH_SPACES, resource_dir
+from atrc_nas.search.schedules import ScheduleConfig
 
-SPACES_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
 SEARCHED = "searched"
 
 
@@ -97,12 +97,18 @@ def resolve_space_path(ref: str | Path) -> Path:
     path = Path(ref)
     if path.is_file():
         return path
-    named = SPACES_DIR / f"{ref}.yaml"
+    shipped = resource_dir(SEARCH_SPACES)
+    named = shipped / f"{ref}.yaml"
     if named.is_file():
         return named
-    known = ", ".join(sorted(p.stem for p in SPACES_DIR.glob("*.yaml")))
+    known = ", ".join(shipped_spaces())
     raise ConfigError(f"search space {str(ref)!r}: no such file, and no search_spaces/{ref}.yaml "
                       f"(available: {known or 'none'})")
+
+
+def shipped_spaces() -> list[str]:
+    """Names of the search spaces that ship with the package."""
+    return sorted(p.stem for p in resource_dir(SEARCH_SPACES).glob("*.yaml"))
 
 
 def load_space(ref: str | Path) -> SpaceDeclaration:

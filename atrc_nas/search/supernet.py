@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from atrc_nas.data.spec import DatasetSpec
-from atrc_nas.models.context import OpChoice
+from atrc_nas.models.context import build_block
+from atrc_nas.models.context_ops import OpChoice
 from atrc_nas.models.heads import (
     ContextFusion,
     MultiTaskNetwork,
@@ -40,7 +41,7 @@ class MixedOp(nn.Module):
         super().__init__()
         self.attn_channels = attn_channels
         self.contributes = [op.op.contributes for op in candidates]
-        self.candidates = nn.ModuleList(op.build(channels, attn_channels, searching=True)
+        self.candidates = nn.ModuleList(build_block(op, channels, attn_channels, searching=True)
                                         for op in candidates)
 
     def forward(self, weights: torch.Tensor, active: Sequence[bool], target: torch.Tensor,

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from atrc_nas.config import RESULT_NEUTRAL, Issue, Section
 from atrc_nas.config.schema import (
@@ -33,13 +34,13 @@ from atrc_nas.config.schema import (
     Size,
     one_of,
 )
-from atrc_nas.data.builders import DATASET_BUILDERS
-from atrc_nas.data.spec import DatasetSpec, get_dataset_spec
-from atrc_nas.models.backbones import list_backbones
+from atrc_nas.data.registry import DATASETS, get_dataset_spec
+from atrc_nas.data.spec import DatasetSpec
+from atrc_nas.models.backbones.registry import list_backbones
 from atrc_nas.models.registry import NETWORKS, check_network_options
 from atrc_nas.tasks import TASKS
 
-DatasetName = one_of("dataset", lambda: DATASET_BUILDERS)
+DatasetName = one_of("dataset", lambda: DATASETS)
 TaskName = one_of("task", lambda: TASKS)
 BackboneName = one_of("backbone", list_backbones)
 
@@ -100,7 +101,7 @@ class DataConfig(Section):
     local_structure, num_workers); checked against its constructor."""
 
     def issues(self) -> list[Issue]:
-        entry = DATASET_BUILDERS[self.dataset]
+        entry = DATASETS[self.dataset]
         found: list[Issue] = []
         full = get_dataset_spec(self.dataset).tasks
         if self.tasks is not None:
@@ -115,7 +116,7 @@ class DataConfig(Section):
             found.append((("root",), f"environment variable {missing[0]} is not set: export "
                           f"{missing[0]}=DIR or override data.root=DIR. {entry.how_to_get}",
                           self.root))
-        elif entry.needs_root:
+        elif entry.in_folder:
             if self.root is None:
                 found.append((("root",), f"dataset {self.dataset!r} needs data.root (or an "
                               f"override data.root=DIR): {entry.how_to_get}", None))
@@ -212,6 +213,21 @@ def _strategies() -> list[str]:
     return ["auto", *StrategyRegistry.available_strategies()]
 
 
+def _strategy(value: Any) -> Any:
+    """A Lightning strategy name; ``auto`` is checked without importing Lightning."""
+    if value == "auto" or not isinstance(value, str):
+        return value
+    known = _strategies()
+    if value not in known:
+        raise PydanticCustomError("unknown_name", "unknown strategy; valid: {known}",
+                                  {"known": ", ".join(known)})
+    return value
+
+
+Strategy = Annotated[str, AfterValidator(_strategy), Field(
+    json_schema_extra=lambda js: js.update(enum=_strategies()))]
+
+
 class RunnerConfig(Section):
     """What both training and search runs share about the Lightning loop."""
 
@@ -227,9 +243,10 @@ class RunnerConfig(Section):
 MetricOptions = dict[str, dict[str, Any]]
 
 
-class TrainerConfig(RunnerConfig):
-    devices: Devices = 1
-    strategy: one_of("strategy", _strategies) = "auto"  # type: ignore[valid-type]
+class RunTrainerConfig(RunnerConfig):
+    """The training loop of one run, wherever it runs (alone, or as a platform trial whose
+    devices and strategy the platform sets)."""
+
     precision: Literal["32-true", "bf16-mixed", "16-mixed", "64-true"] = "32-true"
     channels_last: bool = False
     save_edge_predictions: Annotated[bool, RESULT_NEUTRAL] = True
@@ -244,16 +261,27 @@ class TrainerConfig(RunnerConfig):
     test_metric_options: MetricOptions = Field(default_factory=dict)
     """task -> options of its metric on the test split (empty: the reference protocol)."""
 
+    def issues(self) -> list[Issue]:
+        if self.accelerator == "cpu" and self.precision == "16-mixed":
+            return [(("precision",), "16-mixed (float16 autocast) needs a GPU; on CPU use "
+                     "bf16-mixed or 32-true", self.precision)]
+        return []
+
+
+class TrainerConfig(RunTrainerConfig):
+    devices: Devices = 1
+    strategy: Strategy = "auto"
+
 
 def metric_option_issues(spec: DatasetSpec, options: MetricOptions,
                          loc: tuple[Any, ...]) -> list[Issue]:
     """Each task named must be evaluated, its options valid for its metric, and what they
     choose available in the dataset (e.g. the boundary ground truth)."""
-    from atrc_nas.metrics.evaluator import MultiTaskEvaluator
-    from atrc_nas.metrics.registry import metric_entry
-
     found: list[Issue] = []
     for task, values in options.items():
+        from atrc_nas.metrics.evaluator import MultiTaskEvaluator
+        from atrc_nas.metrics.registry import metric_entry
+
         if task not in spec.tasks:
             found.append(((*loc, task), f"task {task!r} is not evaluated in this run (tasks: "
                           f"{', '.join(spec.tasks)})", task))
@@ -291,6 +319,12 @@ class RunIdentity(Section):
     def run_dir(self) -> Path:
         return Path(self.output_dir) / self.name
 
+    def issues(self) -> list[Issue]:
+        folder = Path(self.output_dir)
+        if folder.exists() and not folder.is_dir():
+            return [(("output_dir",), "is a file, not a folder", self.output_dir)]
+        return []
+
 
 class TrainConfig(RunIdentity):
     data: DataConfig = Field(default_factory=DataConfig)
@@ -299,12 +333,11 @@ class TrainConfig(RunIdentity):
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
 
     def issues(self) -> list[Issue]:
-        found = whole_period_issues(self.optim.max_steps, self.trainer.val_every_n_steps)
+        found = super().issues()
+        found += whole_period_issues(self.optim.max_steps, self.trainer.val_every_n_steps)
         spec = self.data.spec()
         found += self.model.run_issues(spec)
         t = self.trainer
-        for key in ("val_metric_options", "test_metric_options"):
-            found += metric_option_issues(spec, getattr(t, key), ("trainer", key))
         stray = [task for task in t.single_task_references if task not in spec.tasks]
         if stray:
             found.append((("trainer", "single_task_references"), f"task(s) {stray} are not "
@@ -319,5 +352,8 @@ class TrainConfig(RunIdentity):
                 found.append((("trainer", "single_task_references"), f"select_by 'delta_m' "
                               f"needs a reference for every task; missing {missing} (task -> "
                               "primary validation metric of its single-task run)", None))
+        if not found:  # the metric classes import torch: checked once the rest is right
+            for key in ("val_metric_options", "test_metric_options"):
+                found += metric_option_issues(spec, getattr(t, key), ("trainer", key))
         return found
 

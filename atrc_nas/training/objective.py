@@ -6,11 +6,8 @@ import torch
 from torch import nn
 
 from atrc_nas.data.spec import DatasetSpec
+from atrc_nas.errors import DivergenceError
 from atrc_nas.losses import build_loss
-
-
-class DivergenceError(RuntimeError):
-    """The loss became NaN or infinite: the run stops, and nothing is derived from it."""
 
 
 def ensure_finite(step: int, total: torch.Tensor, terms: dict[str, torch.Tensor]) -> None:

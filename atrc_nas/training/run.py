@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -23,12 +24,18 @@ from atrc_nas.fileio import atomic_write_json
 from atrc_nas.models.cost import count_params_and_flops
 from atrc_nas.models.genotype import resolve_genotype
 from atrc_nas.models.registry import build_network
-from atrc_nas.run_dir import CHECKPOINT_DIR, check_run_dir, resume_checkpoint, write_config
-from atrc_nas.training.callbacks import ValidationRecord
+from atrc_nas.run_dir import (
+    CHECKPOINT_DIR,
+    METRICS_FILE,
+    check_run_dir,
+    resume_checkpoint,
+    write_config,
+)
+from atrc_nas.training.callbacks import LoggingStepIsTrainingStep, ValidationRecord
 from atrc_nas.training.config import DataConfig, TrainConfig
 from atrc_nas.training.module import MultiTaskModule
 
-METRICS_FILE = "metrics.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -123,7 +130,8 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, spec: DatasetSpec,
         log_every_n_steps=t.log_every_n_steps,
         limit_val_batches=t.limit_val_batches, gradient_clip_val=cfg.optim.grad_clip,
         logger=CSVLogger(run_dir, name="logs"),  # version_N per (re)start: nothing overwritten
-        callbacks=[checkpoint, ValidationRecord(), LearningRateMonitor("step"),
+        callbacks=[checkpoint, ValidationRecord(), LoggingStepIsTrainingStep(),
+                   LearningRateMonitor("step"),
                    *(callbacks or [])],
         enable_progress_bar=t.progress_bar, deterministic="warn",
         sync_batchnorm=_several_devices(t.devices), default_root_dir=run_dir,
@@ -131,7 +139,11 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, spec: DatasetSpec,
         use_distributed_sampler=False,  # the data module shards batches and splits itself
     )
     kwargs.update(overrides)
-    return lightning_trainer(**kwargs)
+    trainer = lightning_trainer(**kwargs)
+    if trainer.precision != t.precision:  # Lightning's fallback, e.g. no float16 AMP on CPU
+        log.warning("trainer.precision %s cannot run on %s: %s runs instead", t.precision,
+                    type(trainer.accelerator).__name__, trainer.precision)
+    return trainer
 
 
 def _launched_as_rank_zero() -> bool:

@@ -15,7 +15,7 @@ from atrc_nas.data.aux_targets import (
     spherical_kmeans,
     valid_unit_normals,
 )
-from atrc_nas.data.spec import get_dataset_spec
+from atrc_nas.data.registry import get_dataset_spec
 
 
 def test_depth_to_bin_hand_values():

@@ -64,7 +64,8 @@ def test_check_exit_codes(tmp_path, capsys):
 
 
 def test_errors_are_messages_not_tracebacks(tmp_path, capsys):
-    assert main(["show", "--dataset", "nyud", "--root", str(tmp_path / "missing")]) == 1
+    # a folder that is not there is a bad argument (2), as in every command
+    assert main(["show", "--dataset", "nyud", "--root", str(tmp_path / "missing")]) == 2
     assert "error:" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["show", "--num", "0"])

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from atrc_nas.data.download import (
-    KNOWN_SOURCES,
     ChecksumError,
     DownloadError,
     download,
     extract_archive,
 )
 from atrc_nas.data.io import DataFileError
+from atrc_nas.data.registry import DATASETS
 
 FILES = {"NYUD/gt_sets/train.txt": b"0001\n0002\n", "NYUD/depth/0001.npy": bytes(range(256)) * 64}
 
@@ -207,7 +207,8 @@ def test_extract_refuses_paths_outside_dest(tmp_path: Path):
 
 
 def test_known_sources_cover_the_real_datasets():
-    assert set(KNOWN_SOURCES) == {"nyud", "pascal"}
-    for source in KNOWN_SOURCES.values():
+    sources = {name: entry.sources for name, entry in DATASETS.items() if entry.sources}
+    assert set(sources) == {"nyud", "pascal"}
+    for source in sources.values():
         assert source.urls and all(u.startswith("https://") for u in source.urls)
         assert source.sha256 is None and "--url" in source.note

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from atrc_nas.data.spec import SYNTHETIC_CLASSES, get_dataset_spec
+from atrc_nas.data.registry import get_dataset_spec
 from atrc_nas.data.synthetic import (
     CLASS_NAMES,
     PART_NAMES,
@@ -64,7 +64,7 @@ def first_index(predicate, local_structure=False, size=SIZE) -> int:
 # -- dataset API, determinism, cache -------------------------------------------------------
 
 def test_tables_match_the_spec():
-    assert len(CLASS_NAMES) == SYNTHETIC_CLASSES
+    assert len(CLASS_NAMES) == 8
     assert len(PART_NAMES) == get_dataset_spec("synthetic_pascal").num_classes["human_parts"]
 
 
@@ -169,7 +169,7 @@ def test_raw_sample_format_per_preset(tmp_path):
             label = sample[task]
             assert label.shape[:2] == SIZE, task
         checks = {
-            "semseg": lambda x: x.dtype == np.uint8 and x.max() < SYNTHETIC_CLASSES,
+            "semseg": lambda x: x.dtype == np.uint8 and x.max() < len(CLASS_NAMES),
             "human_parts": lambda x: x.dtype == np.uint8 and x.max() < len(PART_NAMES),
             "sal": lambda x: x.dtype == np.uint8 and set(np.unique(x)) <= {0, 1},
             "edge": lambda x: x.dtype == np.float32 and set(np.unique(x)) <= {0.0, 1.0},

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from atrc_nas.data.spec import get_dataset_spec
+from atrc_nas.data.registry import get_dataset_spec
 from atrc_nas.data.transforms import (
     DropEvalTargets,
     Normalize,

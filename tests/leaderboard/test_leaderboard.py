@@ -13,6 +13,8 @@ import pytest
 
 from atrc_nas.leaderboard import FORMATS, build, write_leaderboard
 from atrc_nas.leaderboard.__main__ import main
+from atrc_nas.platform.layout import ExperimentLayout
+from atrc_nas.platform.records import TrialRecord, write_record
 
 TASKS = ["semseg", "depth"]
 
@@ -26,12 +28,10 @@ def _metrics(test: dict[str, float], seed: int, gflops: float, dataset: str) -> 
 def _run(folder: Path, key: str, network: dict, seed: int, test: dict | None,
          gflops: float = 1.0, status: str = "finished", error: str | None = None,
          dataset: str = "synthetic_nyud") -> None:
-    record = {"key": key, "status": status, "error": error, "network": network,
-              "seed": seed,
-              "metrics": _metrics(test, seed, gflops, dataset) if test else None}
-    path = folder / "train_runs" / f"{key}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record))
+    outputs = {"metrics": _metrics(test, seed, gflops, dataset)} if test else {}
+    record = TrialRecord(stage="train", key=key, status=status, error=error,
+                         provenance={"network": network, "seed": seed}, outputs=outputs)
+    write_record(ExperimentLayout(folder), record)
 
 
 def build_experiment(folder: Path, name: str = "exp", dataset: str = "synthetic_nyud",
@@ -49,12 +49,10 @@ def build_experiment(folder: Path, name: str = "exp", dataset: str = "synthetic_
          "reasons": ["best of budget 'free'"], "objective": 5.0, "head_gflops": 0.5},
         {"genotype_hash": "g2", "genotype_file": str(folder / "genotypes/g2/t.json"),
          "reasons": ["best of budget 'half'"], "objective": 6.0, "head_gflops": 0.2}]}))
-    trial = folder / "search_trials" / "s00-seed0-free.json"
-    trial.parent.mkdir(parents=True)
-    trial.write_text(json.dumps({
-        "key": "s00-seed0-free", "status": "finished", "tune_trial_id": "t1",
-        "provenance": {"budget": "free", "seed": 0, "params": {"optim.arch_lr": 0.01}},
-        "report": {"genotype_hash": "g1"}, "run_dir": str(folder / "search/s00")}))
+    write_record(ExperimentLayout(folder), TrialRecord(
+        stage="search", key="s00-seed0-free", status="finished", tune_trial_id="t1",
+        provenance={"budget": "free", "seed": 0, "params": {"optim.arch_lr": 0.01}},
+        report={"genotype_hash": "g1"}, run_dir=str(folder / "search/s00")))
     single = {"task": None}
     # single-task references: semseg 40 and 44 -> 42; depth 0.5 and 0.5 -> 0.5
     for seed, miou in ((0, 40.0), (1, 44.0)):
@@ -81,7 +79,7 @@ def build_experiment(folder: Path, name: str = "exp", dataset: str = "synthetic_
     else:
         _run(folder, "atrc-g2-seed1", {**single, "id": "atrc-g2"}, 1, None,
              status="failed", error="DivergenceError: the loss diverged at step 3")
-        (folder / "train_runs" / "multi_task-seed1.json").unlink()
+        ExperimentLayout(folder).record_file("train", "multi_task-seed1").unlink()
     return folder
 
 
@@ -158,8 +156,61 @@ def test_an_unstarted_training_stage_and_the_cli(tmp_path, capsys):
         "train": {"seeds": [0], "baselines": ["multi_task"], "references": {}}}))
     assert main([str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "the search stage has not finished" in out and "fresh: multi_task-seed0 (not run)" \
+    assert "the training stage has not started" in out and "fresh: multi_task-seed0 (not run)" \
         in out
     assert main([str(tmp_path / "nothing")]) == 2
     assert main([str(folder), "--format", "html", "--out", str(tmp_path / "b.html")]) == 0
     assert (tmp_path / "b.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_a_non_finite_metric_is_shown_as_such(tmp_path):
+    folder = build_experiment(tmp_path / "exp")
+    # a run whose semseg test metric was NaN (metrics.json stores it as null)
+    _run(folder, "atrc-g2-seed1", {"id": "atrc-g2", "task": None}, 1,
+         {"semseg/miou": None, "depth/rmse": 0.5}, 0.6)
+    board = build([folder])
+    g2 = next(r for r in board.tables[0] if r.network == "atrc-g2")
+    semseg = g2.metrics["semseg/miou"]
+    assert (semseg.mean, semseg.n, semseg.non_finite) == (pytest.approx(46.2), 1, 1)
+    assert semseg.text() == "46.2 (n=1, 1 non-finite)"
+    assert g2.delta_m.non_finite == 1 and g2.delta_m.n == 1
+    for fmt in FORMATS.values():
+        fmt(board)  # every format renders it
+
+
+def _standalone(folder: Path, name: str, network: str, seed: int, miou: float,
+                tasks: list[str] | None = None, lr: float = 0.01) -> None:
+    run = folder / name
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({
+        "name": name, "seed": seed, "output_dir": str(folder),
+        "data": {"dataset": "synthetic_nyud", "tasks": tasks},
+        "model": {"network": network, "genotype": None, "options": {}},
+        "optim": {"lr": lr}}))
+    test = {"semseg/miou": miou} if tasks == ["semseg"] else {"semseg/miou": miou,
+                                                            "depth/rmse": 0.5}
+    (run / "metrics.json").write_text(json.dumps(_metrics(test, seed, 1.0, "synthetic_nyud")))
+
+
+def test_a_folder_of_standalone_training_runs(tmp_path, capsys):
+    """Runs that differ only in their seed are one row (mean and std over the seeds);
+    another learning rate is another row; single-task runs give Delta_m's references."""
+    runs = tmp_path / "runs"
+    _standalone(runs, "mt_a", "multi_task", 0, 44.0)
+    _standalone(runs, "mt_b", "multi_task", 1, 48.0)
+    _standalone(runs, "mt_lr", "multi_task", 0, 30.0, lr=0.1)
+    _standalone(runs, "st", "single_task", 0, 40.0, tasks=["semseg"])
+    (runs / "not_a_run").mkdir()
+    board = build([runs])
+    multi = [r for t in board.tables for r in t if r.network.startswith("multi_task")]
+    assert len(multi) == 2 and sorted(len(r.seeds) for r in multi) == [1, 2]
+    pair = next(r for r in multi if r.seeds == [0, 1])
+    assert pair.metrics["semseg/miou"].mean == pytest.approx(46.0)
+    assert pair.metrics["semseg/miou"].std == pytest.approx(2.8284271, rel=1e-6)
+    assert pair.delta_m is None  # no depth reference: Delta_m is left out
+    assert main([str(runs)]) == 0
+    assert "single_task-semseg" in capsys.readouterr().out
+    assert main([str(tmp_path / "nowhere")]) == 2
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty")]) == 2
+    assert "neither an experiment folder" in capsys.readouterr().err

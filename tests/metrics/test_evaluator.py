@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from atrc_nas.boundary_maps import edges_from_label_map, seg2bmap
-from atrc_nas.data.spec import get_dataset_spec
+from atrc_nas.data.registry import get_dataset_spec
 from atrc_nas.metrics import (
     METRICS,
     BoundaryFMeasure,

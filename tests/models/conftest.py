@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from atrc_nas.data.spec import DatasetSpec, get_dataset_spec
+from atrc_nas.data.registry import get_dataset_spec
+from atrc_nas.data.spec import DatasetSpec
 from atrc_nas.models.backbones import create_backbone
 
 TINY_BACKBONE = "hrnet_tiny"

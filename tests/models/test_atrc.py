@@ -3,7 +3,8 @@ import torch
 
 from atrc_nas.models.atrc import ATRCNetwork
 from atrc_nas.models.backbones import create_backbone
-from atrc_nas.models.context import GlobalContext, LabelContext, OpChoice
+from atrc_nas.models.context import GlobalContext, LabelContext
+from atrc_nas.models.context_ops import OpChoice
 from atrc_nas.models.genotype import Genotype, GenotypeError, resolve_genotype
 
 NYUD = ("semseg", "depth", "normals", "edge")

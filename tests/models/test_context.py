@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from atrc_nas.models.context import CONTEXT_OPS, LINEAR_ATTENTION_EPS, OpChoice
+from atrc_nas.models.context import LINEAR_ATTENTION_EPS, build_block
+from atrc_nas.models.context_ops import CONTEXT_OPS, OpChoice
 
 C, D, H, W = 12, 6, 5, 7
 
@@ -16,7 +17,7 @@ def _inputs(k_target: int = 3, k_source: int = 4):
 
 @pytest.mark.parametrize("name", list(CONTEXT_OPS))
 def test_every_op_forward_backward(name):
-    block = OpChoice(name).build(C, D)
+    block = build_block(OpChoice(name), C, D)
     target, source, t_aux, s_aux = (x.requires_grad_() for x in _inputs())
     out = block(target, source, t_aux, s_aux)
     assert out.shape == (2, D, H, W)
@@ -32,7 +33,7 @@ def test_every_op_forward_backward(name):
 
 
 def test_global_matches_brute_force_linear_attention():
-    block = OpChoice("global").build(C, D).eval()
+    block = build_block(OpChoice("global"), C, D).eval()
     target, source, _, _ = _inputs()
     out = block(target, source)
     q = block.query(target).flatten(2)  # [B, d, N]
@@ -46,7 +47,7 @@ def test_global_matches_brute_force_linear_attention():
 
 
 def test_global_denominator_is_clamped():
-    block = OpChoice("global").build(C, D).eval()
+    block = build_block(OpChoice("global"), C, D).eval()
     key_bn = block.key[0][1][1]  # BN of the key's last ConvBN: softplus(-1e4) == 0
     torch.nn.init.zeros_(key_bn.weight)
     torch.nn.init.constant_(key_bn.bias, -1e4)
@@ -56,7 +57,7 @@ def test_global_denominator_is_clamped():
 
 @pytest.mark.parametrize(("kernel_size", "dilation"), [(9, 1), (3, 2)])
 def test_local_matches_unfold_reference(kernel_size, dilation):
-    block = OpChoice("local", kernel_size=kernel_size, dilation=dilation).build(C, D).eval()
+    block = build_block(OpChoice("local", kernel_size=kernel_size, dilation=dilation), C, D).eval()
     assert (block.kernel_size, block.dilation) == (kernel_size, dilation)
     target, source, _, _ = _inputs()
     out = block(target, source)
@@ -72,7 +73,7 @@ def test_local_matches_unfold_reference(kernel_size, dilation):
 
 @pytest.mark.parametrize("name", ["t_label", "s_label"])
 def test_label_contexts_match_reference_and_read_the_right_aux(name):
-    block = OpChoice(name).build(C, D).eval()
+    block = build_block(OpChoice(name), C, D).eval()
     target, source, t_aux, s_aux = _inputs(k_target=3, k_source=4)
     out = block(target, source, t_aux, s_aux)
     logits = t_aux if name == "t_label" else s_aux
@@ -96,12 +97,13 @@ def test_label_contexts_match_reference_and_read_the_right_aux(name):
 def test_label_context_without_aux_is_an_error(name):
     target, source, _, _ = _inputs()
     with pytest.raises(ValueError, match="aux logits"):
-        OpChoice(name).build(C, D)(target, source, None, None)
+        build_block(OpChoice(name), C, D)(target, source, None, None)
 
 
 @pytest.mark.parametrize("name", ["global", "local", "t_label", "s_label"])
 def test_value_bn_is_affine_only_outside_the_search(name):
-    final, search = OpChoice(name).build(C, D), OpChoice(name).build(C, D, searching=True)
+    final = build_block(OpChoice(name), C, D)
+    search = build_block(OpChoice(name), C, D, searching=True)
     assert final.value[1].affine and not search.value[1].affine
     for block in (final, search):
         assert all(bn.affine for bn in block.query.modules()
@@ -109,7 +111,7 @@ def test_value_bn_is_affine_only_outside_the_search(name):
 
 
 def test_attention_convs_get_xavier_uniform_init():
-    block = OpChoice("global").build(64, 32)
+    block = build_block(OpChoice("global"), 64, 32)
     conv = block.value[0]  # 64 -> 32, 1x1: xavier bound sqrt(6 / 96) = 0.25
     bound = math.sqrt(6 / (64 + 32))
     assert conv.weight.abs().max() <= bound

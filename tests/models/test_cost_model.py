@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from atrc_nas.models.atrc import ATRCNetwork
-from atrc_nas.models.context import OpChoice
+from atrc_nas.models.context_ops import OpChoice
 from atrc_nas.models.cost import (
     Cost,
     aux_head_cost,

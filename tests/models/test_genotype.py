@@ -3,7 +3,7 @@ import pickle
 
 import pytest
 
-from atrc_nas.models.context import OpChoice
+from atrc_nas.models.context_ops import OpChoice
 from atrc_nas.models.genotype import (
     OPS_KEY,
     REFERENCE_OPS,

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from atrc_nas.models.atrc import ATRCNetwork
-from atrc_nas.models.context import OpChoice
+from atrc_nas.models.context_ops import OpChoice
 from atrc_nas.models.genotype import resolve_genotype
 from atrc_nas.models.registry import NETWORKS, build_network
 

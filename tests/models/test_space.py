@@ -2,7 +2,7 @@ import pickle
 
 import pytest
 
-from atrc_nas.models.context import OpChoice
+from atrc_nas.models.context_ops import OpChoice
 from atrc_nas.models.genotype import REFERENCE_OPS, resolve_genotype
 from atrc_nas.models.space import SearchSpace, SearchSpaceError
 

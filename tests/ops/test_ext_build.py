@@ -33,8 +33,8 @@ def test_cache_root_precedence(monkeypatch, tmp_path):
 def sources(monkeypatch, tmp_path) -> Path:
     """A private copy of csrc/ that tests may edit."""
     copy = tmp_path / "csrc"
-    shutil.copytree(build.CSRC, copy)
-    monkeypatch.setattr(build, "CSRC", copy)
+    shutil.copytree(build.sources_dir(), copy)
+    monkeypatch.setattr(build, "sources_dir", lambda: copy)
     return copy
 
 
@@ -53,7 +53,7 @@ def test_name_hashes_sources_and_flags(sources, monkeypatch):
 
 def test_every_source_file_is_hashed():
     listed = set(build.CPU_FILES) | set(build.CUDA_FILES)
-    assert {p.name for p in build.CSRC.iterdir() if p.is_file()} == listed
+    assert {p.name for p in build.sources_dir().iterdir() if p.is_file()} == listed
 
 
 def test_missing_source_is_named(sources):

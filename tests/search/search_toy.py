@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from atrc_nas.data.spec import get_dataset_spec
+from atrc_nas.data.registry import get_dataset_spec
 from atrc_nas.models.space import SearchSpace
 from atrc_nas.search.arch import Architecture
 from atrc_nas.search.budget import Budget, HeadCostModel

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from atrc_nas.models.context import OpChoice
+from atrc_nas.models.context_ops import OpChoice
 from atrc_nas.models.genotype import PUBLISHED_DIR, REFERENCE_OPS, Genotype, resolve_genotype
 from atrc_nas.models.space import SearchSpace
 from atrc_nas.search.arch import Architecture

@@ -4,16 +4,16 @@ import pytest
 import torch
 
 from atrc_nas.config import ConfigError, parse_config
-from atrc_nas.data.spec import get_dataset_spec
+from atrc_nas.data.registry import get_dataset_spec
 from atrc_nas.models.atrc import ATRCNetwork
 from atrc_nas.models.backbones import create_backbone
-from atrc_nas.models.context import OpChoice
+from atrc_nas.models.context_ops import OpChoice
 from atrc_nas.models.cost import count_flops
 from atrc_nas.models.genotype import Genotype, resolve_genotype
 from atrc_nas.models.heads import HeadDims
 from atrc_nas.models.space import SearchSpace
 from atrc_nas.search.arch import Architecture
-from atrc_nas.search.budget import Budget, HeadCostModel
+from atrc_nas.search.budget import Budget, HeadCostModel, head_cost_range
 from atrc_nas.search.config import BudgetConfig
 from atrc_nas.search.report import format_report, search_report
 from atrc_nas.search.space_io import load_space
@@ -64,6 +64,22 @@ def test_expected_cost_and_max_against_enumeration(two_tasks):
         expected += cost * float(torch.prod(probs[torch.arange(len(choice)), list(choice)]))
     assert float(model.expected(probs)) == pytest.approx(expected, rel=1e-9)
     assert model.max_cost() == pytest.approx(worst, rel=1e-12)
+
+
+@pytest.mark.parametrize("candidates", [None, ("global", "t_label", "s_label")],
+                         ids=["reference", "without-none"])
+def test_min_cost_against_enumeration(candidates):
+    """The cheapest head, also where every pair must feed its target and read aux heads."""
+    spec = get_dataset_spec("nyud").with_tasks(("semseg", "depth"))
+    space = (SearchSpace.reference(spec.tasks) if candidates is None
+             else SearchSpace(spec.tasks, tuple(OpChoice(c) for c in candidates), {}))
+    arch = Architecture(space)
+    model = HeadCostModel.build(arch, spec, HeadDims(60), SIZE)
+    costs = [model.indices_cost(choice)
+             for choice in itertools.product(*(range(len(c)) for c in arch.candidates))]
+    assert model.min_cost() == pytest.approx(min(costs), rel=1e-12)
+    low, high = head_cost_range(space, spec, "hrnet_tiny", SIZE)
+    assert low <= high
 
 
 def test_expected_cost_is_differentiable(two_tasks):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from search_toy import run_toy, toy_module
 
-from atrc_nas.models.context import OpChoice
+from atrc_nas.models.context_ops import OpChoice
 from atrc_nas.models.space import SearchSpace
 from atrc_nas.search.arch import Architecture
 from atrc_nas.search.config import BudgetConfig

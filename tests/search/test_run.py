@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from atrc_nas.config import ConfigError, load_config, parse_config
-from atrc_nas.data.spec import get_dataset_spec
+from atrc_nas.data.registry import get_dataset_spec
 from atrc_nas.models.genotype import resolve_genotype
 from atrc_nas.models.registry import build_network
 from atrc_nas.search.__main__ import main

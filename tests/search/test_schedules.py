@@ -1,8 +1,7 @@
 import pytest
 
 from atrc_nas.config import ConfigError, parse_config
-from atrc_nas.search.config import ScheduleConfig
-from atrc_nas.search.schedules import Schedule, linear
+from atrc_nas.search.schedules import Schedule, ScheduleConfig, linear
 
 
 def test_reference_schedule_at_start_middle_and_end():

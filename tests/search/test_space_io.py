@@ -1,9 +1,9 @@
 import pytest
 
 from atrc_nas.config import ConfigError
-from atrc_nas.models.context import OpChoice
+from atrc_nas.models.context_ops import OpChoice
 from atrc_nas.models.space import SearchSpace
-from atrc_nas.search.config import ScheduleConfig
+from atrc_nas.search.schedules import ScheduleConfig
 from atrc_nas.search.space_io import load_space
 
 NYUD = ("semseg", "depth", "normals", "edge")

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from atrc_nas.data.spec import get_dataset_spec
+from atrc_nas.data.registry import get_dataset_spec
 from atrc_nas.models.backbones import create_backbone
-from atrc_nas.models.context import OpChoice
+from atrc_nas.models.context_ops import OpChoice
 from atrc_nas.models.genotype import REFERENCE_OPS
 from atrc_nas.models.space import SearchSpace
 from atrc_nas.search.arch import Architecture

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from atrc_nas.data.spec import get_dataset_spec
+from atrc_nas.data.registry import get_dataset_spec
 from atrc_nas.losses import build_loss
 from atrc_nas.tasks import TASKS
 from atrc_nas.training.objective import MultiTaskObjective

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from atrc_nas.config import ConfigError, parse_config
+from atrc_nas.errors import DivergenceError
+from atrc_nas.run_dir import trained_steps
 from atrc_nas.training.config import TrainConfig
-from atrc_nas.training.objective import DivergenceError
 from atrc_nas.training.run import train
 
 TINY = {
@@ -84,6 +85,8 @@ def test_resume_equals_uninterrupted_and_refuses_to_overwrite(tmp_path, uninterr
     assert json.loads((tmp_path / "u" / "metrics.json").read_text()) == resumed
     assert sorted(p.name for p in (tmp_path / "u" / "logs").iterdir()) == [
         "version_0", "version_1"]  # the first run's logs are kept
+    # each start logs the steps it trained: the resumed one from its checkpoint's step on
+    assert trained_steps(tmp_path / "u") == [[0, 1], [2, 3]]
 
 
 class FailInTest(pl.Callback):
@@ -245,7 +248,7 @@ def test_batchnorm_is_synced_only_across_several_devices(devices, several):
 
 
 def test_validation_metric_options_apply_to_validation_only():
-    from atrc_nas.data.spec import get_dataset_spec
+    from atrc_nas.data.registry import get_dataset_spec
     from atrc_nas.models.registry import build_network
     from atrc_nas.training.config import OptimConfig
     from atrc_nas.training.module import MultiTaskModule

@@ -25,13 +25,21 @@ import numpy as np
 from pydantic import Field
 from tqdm import tqdm
 
-from atrc_nas.data.spec import DatasetSpec, get_dataset_spec
+from atrc_nas.data.spec import DatasetSpec
 from atrc_nas.data.synthetic.render import render
-from atrc_nas.data.synthetic.scene import sample_scene
+from atrc_nas.data.synthetic.scene import CLASS_NAMES, PART_NAMES, sample_scene
 from atrc_nas.fileio import atomic_write_bytes
 
 VERSION = 1  # bump whenever a change to the scenes or the renderer changes the images
-PRESETS = ("synthetic_nyud", "synthetic_pascal")
+PRESETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
+    DatasetSpec(name="synthetic_nyud", tasks=("semseg", "depth", "normals", "edge"),
+                num_classes={"semseg": len(CLASS_NAMES)}, crop_size=(128, 160),
+                edge_pos_weight=0.8, boundary_tolerance=0.011, lr=0.01),
+    DatasetSpec(name="synthetic_pascal", tasks=("semseg", "human_parts", "sal", "normals", "edge"),
+                num_classes={"semseg": len(CLASS_NAMES), "human_parts": len(PART_NAMES), "sal": 2},
+                crop_size=(128, 160), edge_pos_weight=0.95, boundary_tolerance=0.0075, lr=0.005),
+)}
+"""The synthetic datasets (nyud-like and pascal-like task sets of the same scenes)."""
 SPLITS = {"train": 0, "test": 1}  # split -> random stream, keeps the splits disjoint
 DEFAULT_NUM_IMAGES = {"train": 800, "test": 200}
 PROGRESS_MIN_IMAGES = 50  # show a progress bar when rendering at least this many
@@ -101,7 +109,7 @@ class SyntheticDataset:
         height, width = (int(s) for s in image_size)
         if height < 1 or width < 1:
             raise ValueError(f"image_size must be positive (H, W), got {image_size}")
-        preset = get_dataset_spec(spec_name)
+        preset = PRESETS[spec_name]
         self.spec: DatasetSpec = preset.with_tasks(preset.tasks if tasks is None else list(tasks))
         self.split, self.seed, self.local_structure = split, seed, local_structure
         self.image_size = (height, width)

@@ -1,21 +1,17 @@
 """Backbones: a name registry and HRNetV2 (hrnet18s, hrnet48, hrnet_tiny for tests).
 
 ``create_backbone(name, pretrained=path)`` builds one; its ``forward(x)`` returns 4 feature
-maps at strides 4, 8, 16, 32 whose widths are ``module.out_channels``.
+maps at strides 4, 8, 16, 32 whose widths are ``module.out_channels``. ``list_backbones``
+needs no torch; the names below are imported from their modules on first use.
 """
 
-from atrc_nas.models.backbones.hrnet import HRNet, HRNetSpec, StageSpec
-from atrc_nas.models.backbones.registry import create_backbone, list_backbones, register_backbone
-from atrc_nas.models.backbones.weights import LoadReport, PretrainedWeightsError, load_pretrained
+from atrc_nas.lazy import lazy_exports
 
-__all__ = [
-    "HRNet",
-    "HRNetSpec",
-    "LoadReport",
-    "PretrainedWeightsError",
-    "StageSpec",
-    "create_backbone",
-    "list_backbones",
-    "load_pretrained",
-    "register_backbone",
-]
+_EXPORTS = {
+    "HRNet": "hrnet", "HRNetSpec": "hrnet", "StageSpec": "hrnet",
+    "create_backbone": "registry", "list_backbones": "registry",
+    "register_backbone": "registry", "LoadReport": "weights",
+    "PretrainedWeightsError": "weights", "load_pretrained": "weights",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -21,7 +21,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from atrc_nas.models.backbones.blocks import BLOCKS, conv_bn, make_blocks
-from atrc_nas.models.backbones.registry import register_backbone
 
 
 @dataclass(frozen=True)
@@ -216,16 +215,13 @@ HRNET_TINY = HRNetSpec(8, _standard_stages(1, 4, 1, (1, 1, 1), (4, 8, 16, 32)))
 """Test-size HRNet: the full topology with a few thousand parameters."""
 
 
-@register_backbone("hrnet18s")
 def hrnet18s(in_channels: int = 3) -> HRNet:
     return HRNet(HRNET18S, in_channels)
 
 
-@register_backbone("hrnet48")
 def hrnet48(in_channels: int = 3) -> HRNet:
     return HRNet(HRNET48, in_channels)
 
 
-@register_backbone("hrnet_tiny")
 def hrnet_tiny(in_channels: int = 3) -> HRNet:
     return HRNet(HRNET_TINY, in_channels)

@@ -1,18 +1,23 @@
-"""Backbone registry: names -> factories, in the style of timm's model registry."""
+"""Backbone registry: names -> factories, in the style of timm's model registry.
+
+The built-in backbones (``hrnet``'s factories) are imported when one is built, so the names
+can be listed (config checks) without torch.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
-from atrc_nas.models.backbones.weights import load_pretrained
+Factory = TypeVar("Factory", bound=Callable[..., Any])
 
-Factory = TypeVar("Factory", bound=Callable[..., nn.Module])
-
-_BACKBONES: dict[str, Callable[..., nn.Module]] = {}
+_BACKBONES: dict[str, Callable[..., nn.Module] | None] = dict.fromkeys(
+    ("hrnet18s", "hrnet48", "hrnet_tiny"))
+"""name -> factory; None: the built-in factory of that name in ``hrnet``."""
 
 
 def register_backbone(name: str) -> Callable[[Factory], Factory]:
@@ -48,7 +53,14 @@ def create_backbone(
         raise ValueError(
             f"unknown backbone {name!r}; registered backbones: {', '.join(list_backbones())}"
         )
-    model = _BACKBONES[name](**kwargs)
+    factory = _BACKBONES[name]
+    if factory is None:
+        from atrc_nas.models.backbones import hrnet
+
+        factory = getattr(hrnet, name)
+    model = factory(**kwargs)
     if pretrained is not None:
+        from atrc_nas.models.backbones.weights import load_pretrained
+
         load_pretrained(model, pretrained)
     return model

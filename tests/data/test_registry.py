@@ -1,15 +1,24 @@
-"""The dataset table."""
+"""The dataset registry: one entry per dataset."""
 
 from __future__ import annotations
 
 import pytest
 
-from atrc_nas.data.builders import DATASET_BUILDERS, build_dataset
-from atrc_nas.data.spec import DATASETS
+from atrc_nas.data.check import folder_datasets
+from atrc_nas.data.io import FolderDataset
+from atrc_nas.data.registry import DATASETS, build_dataset, get_dataset_spec
 
 
-def test_every_spec_has_a_builder():
-    assert set(DATASET_BUILDERS) == set(DATASETS)
+def test_one_entry_holds_spec_loader_check_and_sources():
+    for name, entry in DATASETS.items():
+        assert entry.spec.name == name and get_dataset_spec(name) is entry.spec
+        assert entry.splits[0] == "train"
+        assert callable(entry.loader)
+        if entry.in_folder:  # real data: checkable, explained, with its published archives
+            assert issubclass(entry.loader, FolderDataset)
+            assert entry.loader.dataset is entry.spec
+            assert entry.how_to_get and entry.sources is not None
+    assert folder_datasets() == ["nyud", "pascal"]
 
 
 def test_unknown_name_lists_valid_ones():
