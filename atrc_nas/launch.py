@@ -41,10 +41,14 @@ def dry_run(experiment: ExperimentConfig) -> str:
 
 
 def _prepare_data(experiment: ExperimentConfig) -> None:
-    """Generate (synthetic) or check (real) the dataset once, before any trial needs it."""
-    from atrc_nas.training.run import build_datamodule
+    """Generate (synthetic) or check (real) the dataset once, before any trial needs it:
+    both splits, as every run's data module builds them (from the dataset registry: no
+    torch or Lightning needed here)."""
+    from atrc_nas.data.registry import build_dataset, dataset_entry
 
-    build_datamodule(experiment.data, seed=0).prepare_data()
+    data = experiment.data
+    for split in dataset_entry(data.dataset).splits:
+        build_dataset(data.dataset, split, data.root, data.tasks, **data.options)
 
 
 def run(experiment: ExperimentConfig, args: argparse.Namespace) -> int | str:

@@ -32,10 +32,10 @@ def fresh_trainable(function: Callable[[dict[str, Any]], None],
 
 
 def run_stage(stage: Stage, specs: list[TrialSpec], cluster: Cluster,
-              every_s: float = 30.0) -> list[TrialRecord]:
+              every_s: float = 30.0, callbacks: list[Any] = ()) -> list[TrialRecord]:
     """Run the stage's planned trials (or continue the interrupted stage: finished, stopped
     and failed trials are kept, unfinished ones continue from their last checkpoint);
-    returns every trial's record."""
+    returns every trial's record. ``callbacks``: more Ray Tune callbacks (loggers...)."""
     experiment = stage.experiment
     storage = stage.layout.tune_storage(experiment.ray.storage_path)
     path = f"{storage}/{stage.name}"
@@ -50,11 +50,11 @@ def run_stage(stage: Stage, specs: list[TrialSpec], cluster: Cluster,
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True,
                                    resume_errored=False)
     else:
-        callbacks = [StageRecorder(stage),
-                     StageProgress(stage, len(specs), max((s.steps for s in specs), default=0),
-                                   every_s=every_s)]
+        ours = [StageRecorder(stage),
+                StageProgress(stage, len(specs), max((s.steps for s in specs), default=0),
+                              every_s=every_s)]
         run_config = tune.RunConfig(
-            name=stage.name, storage_path=storage, callbacks=callbacks, verbose=0,
+            name=stage.name, storage_path=storage, callbacks=[*ours, *callbacks], verbose=0,
             log_to_file=True, sync_config=tune.SyncConfig(sync_artifacts=True),
             **stage.run_settings())
         tuner = stage.tuner(specs, trainable, run_config, cluster)

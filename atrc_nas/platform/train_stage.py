@@ -38,7 +38,7 @@ class TrainStage(Stage):
     name = "train"
     title = "training stage"
     needs = ("search",)
-    outputs = ("metrics", "backends")
+    outputs = ("metrics", "backends", "timings")
 
     @property
     def enabled(self) -> bool:
@@ -195,6 +195,7 @@ class TrainStage(Stage):
             tune_config=tune.TuneConfig(
                 search_alg=PlannedTrials(specs), num_samples=len(specs),
                 max_concurrent_trials=self.concurrency(cluster),
+                reuse_actors=True,  # a run's driver (Ray Train imported) drives the next
                 trial_name_creator=lambda trial: trial.config["key"],
                 trial_dirname_creator=lambda trial: trial.config["key"]),
             run_config=run_config)

@@ -18,6 +18,7 @@ run.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,8 @@ def newest_checkpoint(reported: Path, run_dir: Path) -> Path:
 
 def train_worker(config: dict[str, Any]) -> None:
     """Ray Train's per-worker loop (every rank runs it)."""
+    entered = time.time()
+    import psutil
     import ray.train
     from ray.train.lightning import (
         RayDDPStrategy,
@@ -95,10 +98,13 @@ def train_worker(config: dict[str, Any]) -> None:
             metrics = fit(newest_checkpoint(Path(folder) / RAY_CHECKPOINT, cfg.run_dir))
     else:
         metrics = fit(None)
+    # when this worker's process started, entered this loop and left training (wall clock)
+    timings = {"process_start": psutil.Process().create_time(), "worker_entry": entered,
+               "train_end": time.time()}
     final = {
         FINAL: True, "step": metrics["steps"], "params": metrics["params"],
         "gflops": metrics["gflops"], "world_size": metrics["world_size"], **metrics["test"],
-        **encode({"backends": backends, "metrics": metrics}),
+        **encode({"backends": backends, "metrics": metrics, "timings": timings}),
     }
     if context.get_world_rank() == 0:
         save_final(cfg.run_dir, final)

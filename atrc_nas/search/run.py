@@ -31,6 +31,7 @@ from atrc_nas.search.report import REPORT_FILE, backbone_flops, format_report, s
 from atrc_nas.search.schedules import Schedule
 from atrc_nas.search.space_io import load_space
 from atrc_nas.search.supernet import SearchNetwork
+from atrc_nas.timing import Phases
 from atrc_nas.training.callbacks import LoggingStepIsTrainingStep
 from atrc_nas.training.run import build_datamodule, lightning_trainer
 
@@ -100,8 +101,11 @@ def run_search(cfg: SearchConfig, resume: bool = False,
     run_dir = cfg.run_dir
     checkpoint = check_run_dir(run_dir, cfg, resume)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    phases = Phases()
     trainer = build_trainer(cfg, run_dir, callbacks)
+    phases.lap("trainer")
     setup = build_search(cfg)
+    phases.lap("setup")
     write_config(run_dir, cfg)
     with warnings.catch_warnings():
         # The step-keyed sampler makes a mid-period resume exact; Lightning cannot tell.
@@ -109,12 +113,15 @@ def run_search(cfg: SearchConfig, resume: bool = False,
                                 "before the epoch ended")
         trainer.fit(setup.module, datamodule=setup.data, ckpt_path=checkpoint,
                     weights_only=True)
+    phases.lap("fit")
     module = setup.module
     genotype = module.arch.genotype(trainer.global_step)
     report = search_report(genotype, module.cost_model, module.budget, setup.input_size,
                            backbone_flops(cfg.model.backbone, setup.input_size) / 1e9)
     report["ops_run_total"] = module.ops_run_total
     report["ops_full_total"] = module.ops_full_total
+    phases.lap("report")
+    report["timings"] = phases.as_dict()  # seconds per phase (its wall time, not a result)
     atomic_write_json(run_dir / REPORT_FILE, report)
     log.info("%s", format_report(report))
     return SearchResult(run_dir, genotype, report)

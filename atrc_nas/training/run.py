@@ -31,6 +31,7 @@ from atrc_nas.run_dir import (
     resume_checkpoint,
     write_config,
 )
+from atrc_nas.timing import Phases
 from atrc_nas.training.callbacks import LoggingStepIsTrainingStep, ValidationRecord
 from atrc_nas.training.config import DataConfig, TrainConfig
 from atrc_nas.training.module import MultiTaskModule
@@ -180,6 +181,7 @@ def train(cfg: TrainConfig, resume: bool = False,
         checkpoint = Path(resume_from)
     pl.seed_everything(cfg.seed, workers=True)
     started = time.time()
+    phases = Phases()
     datamodule = build_datamodule(cfg.data, cfg.seed, cfg.trainer.val_every_n_steps)
     overrides = dict(trainer_overrides)
     if strategy is not None:
@@ -189,25 +191,33 @@ def train(cfg: TrainConfig, resume: bool = False,
     trainer = build_trainer(cfg, run_dir, datamodule.spec, callbacks, **overrides)
     if prepare is not None:
         trainer = prepare(trainer)
+    phases.lap("trainer")
     network = build_model(cfg, datamodule.spec)
+    phases.lap("model")
     datamodule.setup("fit")
     module = build_module(cfg, datamodule, network, run_dir)
+    phases.lap("data")
     if zero:
         write_config(run_dir, cfg)
     trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint, weights_only=True)
+    phases.lap("fit")
     record = next(c for c in trainer.callbacks if isinstance(c, ValidationRecord))
     best = trainer.checkpoint_callback.best_model_path or None
     test_metrics = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False,
                                 weights_only=True)[0]
+    phases.lap("test")
     h, w = datamodule.crop_size  # costs at the training crop, as the search reports them
     params, flops = count_params_and_flops(module.network, (1, 3, h, w))
+    phases.lap("costs")
+    # hashing the data is rank 0's (it writes metrics.json); the others would repeat it
+    fingerprint = datamodule.fingerprint() if zero else None
+    phases.lap("fingerprint")
     metrics = {
         "name": cfg.name,
         "network": cfg.model.network,
         "backbone": cfg.model.backbone,
         "dataset": datamodule.spec.name,
-        # hashing the data is rank 0's (it writes metrics.json); the others would repeat it
-        "dataset_fingerprint": datamodule.fingerprint() if zero else None,
+        "dataset_fingerprint": fingerprint,
         "seed": cfg.seed,
         "steps": trainer.global_step,
         "best_checkpoint": best,
@@ -218,6 +228,7 @@ def train(cfg: TrainConfig, resume: bool = False,
         "val": record.metrics,
         "test": {k: float(v) for k, v in test_metrics.items()},
         "wall_time_s": time.time() - started,
+        "timings": phases.as_dict(),  # seconds per phase (its wall time, not a result)
         "torch": torch.__version__,
     }
     if zero:

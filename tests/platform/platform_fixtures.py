@@ -31,7 +31,8 @@ TINY_EXPERIMENT: dict[str, Any] = {
         "trainer": {"accelerator": "cpu", "val_every_n_steps": 2, "log_every_n_steps": 1,
                     "limit_val_batches": 1, "val_metric_options": {"edge": {"num_thresholds": 5}},
                     "test_metric_options": {"edge": {"num_thresholds": 5}}},
-        "resources": {"workers": 2, "cpus_per_worker": 0.95},
+        # one worker per run: two runs side by side on the 2-CPU test cluster
+        "resources": {"workers": 1, "cpus_per_worker": 0.95},
     },
     "ray": {"address": "local", "num_cpus": 2},
 }

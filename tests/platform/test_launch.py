@@ -133,7 +133,7 @@ def test_interrupted_launcher_exits_130_and_leaves_no_ray_process(tmp_path, sign
     config = _write(tmp_path, seeds=[0], budgets=[{"name": "free"}],
                     optim={"max_steps": 2000, "lr": 0.01, "arch_lr": 0.05})
     folder = tmp_path / "runs" / "tiny"
-    proc = _launch(config, "train.enabled=false")
+    proc = _launch(config, "train.enabled=false", "ray.dashboard=false")  # search only
     temp_dir = _wait_for(lambda: _temp_dir(folder), 120, "the cluster started", proc)
     _wait_for(lambda: _statuses(folder), 300, "a trial result", proc)
     if signum == signal.SIGINT:
@@ -152,11 +152,11 @@ def test_interrupted_launcher_exits_130_and_leaves_no_ray_process(tmp_path, sign
 
 def test_an_experiment_without_search_joins_a_running_cluster(cluster, tmp_path):
     """ray.address names the session's cluster: the launcher joins it (no cluster of its
-    own) and trains a published genotype and the multi-task baseline, one worker each."""
+    own) and trains a published genotype, with no search."""
     data = copy.deepcopy(TINY_EXPERIMENT)
     data.update(output_dir=str(tmp_path / "runs"), ray={"address": cluster.address})
     data["search"] = {"enabled": False}
-    data["train"].update(genotypes=["published:nyud_hrnet18s"],
+    data["train"].update(genotypes=["published:nyud_hrnet18s"], baselines=[],
                          resources={"workers": 1, "cpus_per_worker": 0.9})
     config = tmp_path / "joined.yaml"
     config.write_text(yaml.safe_dump(data))
@@ -172,8 +172,7 @@ def test_an_experiment_without_search_joins_a_running_cluster(cluster, tmp_path)
     from atrc_nas.models.genotype import resolve_genotype
 
     digest = resolve_genotype("published:nyud_hrnet18s").stable_hash()
-    assert _statuses(folder, "train") == {f"atrc-{digest}-seed0": "finished",
-                                          "multi_task-seed0": "finished"}
+    assert _statuses(folder, "train") == {f"atrc-{digest}-seed0": "finished"}
     selected = json.loads(layout.selection_file.read_text())["genotypes"]
     assert [g["genotype_file"] for g in selected] == ["published:nyud_hrnet18s"]
     assert f"| atrc-{digest} |" in done.stdout
@@ -205,7 +204,7 @@ def test_an_experiment_without_search_joins_a_running_cluster(cluster, tmp_path)
     ("ray.address=nowhere", "ray.address: must be 'local', 'auto', HOST:PORT"),
     ("search.resources.cpu=64", "search.resources: one search trial needs 64 CPU (the local "
                                 "cluster has 2"),
-    ("train.resources.cpus_per_worker=4", "train.resources: one train trial needs 8.01 CPU"),
+    ("train.resources.cpus_per_worker=4", "train.resources: one train trial needs 4.01 CPU"),
     ("train.trainer.devices=2", "train.trainer.devices: unknown key"),
     ("train.trainer.strategy=ddp", "train.trainer.strategy: unknown key"),
     ("train.genotypes=[published:nope]", "train.genotypes: unknown published genotype"),
@@ -253,5 +252,5 @@ def test_dry_run_prints_the_plan_without_starting_ray(tmp_path, capsys):
     for key in ("s00-seed0-free", "s00-seed1-half"):
         assert f"{key}: 4 steps, CPU 1" in out
     assert "after the search: the best genotype of each budget" in out
-    assert "multi_task-seed0: 4 steps, CPU 1.91" in out
+    assert "multi_task-seed0: 4 steps, CPU 0.96" in out
     assert not (tmp_path / "runs" / "tiny").exists()  # nothing written, no cluster

@@ -53,4 +53,6 @@ def test_one_and_two_workers_give_the_same_test_metrics(tmp_path):
     two = _test_metrics(cfg, checkpoint, devices=2, strategy="ddp_spawn")
     assert one.keys() == two.keys()
     for key, value in one.items():
-        assert two[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+        # float32 sums merged in another order may differ in the last bit (the loss's mean);
+        # an image counted twice or lost would move a metric by a ninth
+        assert two[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key

@@ -64,8 +64,9 @@ class StopAt(pl.Callback):
 
 
 def _same_results(resumed: dict, uninterrupted: dict) -> None:
-    """Every key of metrics.json but the run's name, checkpoint path and wall time."""
-    for key in {*resumed, *uninterrupted} - {"name", "best_checkpoint", "wall_time_s"}:
+    """Every key of metrics.json but the run's name, checkpoint path and wall times."""
+    for key in {*resumed, *uninterrupted} - {"name", "best_checkpoint", "wall_time_s",
+                                            "timings"}:
         assert resumed[key] == uninterrupted[key], key
     assert resumed["val"] and resumed["test"]
     assert resumed["best_checkpoint"].endswith(uninterrupted["best_checkpoint"].split("/")[-1])
