@@ -93,7 +93,7 @@ def config_command(
                         help="print the config's JSON Schema (for editors) and exit")
     if extra is not None:
         extra(parser)
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     if args.print_schema:
         print(json_schema(schema))
         return 0

@@ -43,7 +43,7 @@ TRAIN_CASES = [
     ([TRAIN, "optim.grad_clip=0"], "optim.grad_clip: must be greater than 0"),
     ([TRAIN, "data.batch_size=0"], "data.batch_size: must be greater than 0, got 0"),
     ([TRAIN, "data.batch_size=2.5"], "data.batch_size: must be a valid integer, got 2.5"),
-    ([TRAIN, "data.val_fraction=0"], "data.val_fraction: must be greater than 0"),
+    ([TRAIN, "data.val_fraction=-0.1"], "data.val_fraction: must be greater than or equal to 0"),
     ([TRAIN, "data.val_fraction=1.5"], "data.val_fraction: must be less than 1"),
     ([TRAIN, "data.crop_size=64*80"], "data.crop_size: must be a pair [H, W] (or 'HxW')"),
     ([TRAIN, "data.crop_size=[0, 80]"], "data.crop_size[0]: must be greater than 0"),
@@ -75,6 +75,9 @@ TRAIN_CASES = [
     ([TRAIN, "trainer.precision=16"], "trainer.precision: must be '32-true'"),
     ([TRAIN, "trainer.limit_val_batches=0"], "trainer.limit_val_batches: must be a batch count"),
     ([TRAIN, "trainer.select_by=primary"], "trainer.select_by: 'primary' needs a single-task"),
+    ([TRAIN, "data.val_fraction=0"], "trainer.select_by: data.val_fraction 0 leaves no "
+                                     "validation split to select by: use 'last'"),
+    ([TRAIN, "data.val_fraction=1"], "data.val_fraction: must be less than 1"),
     ([TRAIN, "trainer.val_metric_options.edge.num_threshold=9"],
      "trainer.val_metric_options.edge.num_threshold: unknown option"),
     ([TRAIN, "trainer.val_metric_options.edge.num_thresholds=0"],
@@ -114,6 +117,8 @@ def test_train_bad_inputs(tmp_path, capsys, argv, message):
 
 SEARCH_CASES = [
     ([SEARCH, "space=nope"], "space: search space 'nope': no such file"),
+    ([SEARCH, "data.val_fraction=0"], "data.val_fraction: the search scores its architectures "
+                                      "on a validation split: must be greater than 0"),
     ([SEARCH, "optim.arch_lr=0"], "optim.arch_lr: must be greater than 0"),
     ([SEARCH, "optim.arch_betas=[0.9]"], "optim.arch_betas[1]: required key missing"),
     ([SEARCH, "budget.gflops=1", "budget.fraction=0.5"], "budget.fraction: give the budget as "

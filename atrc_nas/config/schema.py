@@ -115,7 +115,7 @@ Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 FiniteFloat = Annotated[float, AfterValidator(_finite)]
 PositiveFloat = Annotated[float, Field(gt=0), AfterValidator(_finite)]
 NonNegativeFloat = Annotated[float, Field(ge=0), AfterValidator(_finite)]
-OpenFraction = Annotated[float, Field(gt=0, lt=1)]  # strictly between 0 and 1
+Fraction = Annotated[float, Field(ge=0, lt=1)]  # from 0, below 1
 Momentum = Annotated[float, Field(ge=0, lt=1)]
 Size = Annotated[tuple[PositiveInt, PositiveInt], BeforeValidator(_pair)]  # (H, W)
 

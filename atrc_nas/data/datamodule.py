@@ -54,9 +54,12 @@ class TransformedSubset(Dataset):
 
 
 def split_indices(size: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """Deterministic disjoint (train, val) positions; val holds round(size * fraction), >= 1."""
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    """Deterministic disjoint (train, val) positions; val holds round(size * fraction), >= 1
+    (none with ``val_fraction`` 0)."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if val_fraction == 0:
+        return list(range(size)), []
     n_val = max(1, round(size * val_fraction))
     if n_val >= size:
         raise ConfigError(

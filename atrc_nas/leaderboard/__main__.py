@@ -33,12 +33,19 @@ def main(argv: list[str] | None = None) -> int:
                         "training runs (e.g. runs)")
     parser.add_argument("--format", choices=list(FORMATS), default="md")
     parser.add_argument("--out", type=Path, help="file to write (default: print)")
+    parser.add_argument("--references", type=Path, action="append", default=[],
+                        metavar="FILE", help="published rows to show beside the measured "
+                        "ones (YAML, e.g. experiments/reproduce/paper_references.yaml); "
+                        "repeatable")
     args = parser.parse_args(argv)
 
     def action() -> int:
         for folder in args.folders:
             _check(folder)
-        text = FORMATS[args.format](build(args.folders))
+        from atrc_nas.leaderboard.references import reference_rows
+
+        published = [row for path in args.references for row in reference_rows(path)]
+        text = FORMATS[args.format](build(args.folders, published))
         if args.out is None:
             sys.stdout.write(text)
         else:

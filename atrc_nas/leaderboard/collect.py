@@ -24,10 +24,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from atrc_nas.leaderboard.stats import (
+    WITHIN_NOISE,
+    Comparison,
+    ci_half_width,
+    compare,
+    verdict,
+)
+from atrc_nas.metrics.delta import delta_m
 from atrc_nas.platform.layout import ExperimentLayout
 from atrc_nas.platform.provenance import config_hash
 from atrc_nas.platform.records import FINISHED, TrialRecord, read_records
-from atrc_nas.platform.train_plan import Network, run_key, stage_networks
+from atrc_nas.platform.train_plan import RANDOM, Network, run_key, stage_networks
 from atrc_nas.platform.training_results import (
     run_delta_m,
     run_metrics,
@@ -44,6 +52,7 @@ class Stat:
     std: float | None  # None with fewer than two values
     n: int  # finite values
     non_finite: int = 0  # NaN/inf (or missing) values, left out of mean and std
+    ci: float | None = None  # half width of the 95% interval of the mean (n >= 2)
 
     @classmethod
     def of(cls, values: Iterable[float | None]) -> Stat | None:
@@ -53,21 +62,23 @@ class Stat:
         if not finite:
             return cls(math.nan, None, 0, bad) if bad else None
         return cls(statistics.fmean(finite),
-                   statistics.stdev(finite) if len(finite) > 1 else None, len(finite), bad)
+                   statistics.stdev(finite) if len(finite) > 1 else None, len(finite), bad,
+                   ci_half_width(finite))
 
     def text(self, digits: int = 4) -> str:
         bad = f", {self.non_finite} non-finite" if self.non_finite else ""
         if not self.n:
             return f"non-finite (n=0{bad})"
         spread = "" if self.std is None else f" ± {self.std:.{digits}g}"
-        return f"{self.mean:.{digits}g}{spread} (n={self.n}{bad})"
+        interval = "" if self.ci is None else f", 95% CI ±{self.ci:.{digits}g}"
+        return f"{self.mean:.{digits}g}{spread} (n={self.n}{interval}{bad})"
 
 
 @dataclass
 class Row:
     experiment: str
-    network: str  # e.g. atrc-<hash>, multi_task, single_task-semseg
-    kind: str  # genotype or baseline
+    network: str  # e.g. atrc-<hash>, multi_task, single_task-semseg, trivial
+    kind: str  # genotype (searched or given), random, baseline, trivial
     dataset: str
     tasks: list[str]
     backbone: str
@@ -81,6 +92,12 @@ class Row:
     genotype: dict[str, Any] | None
     provenance: dict[str, Any]
     pareto: bool = False
+    delta_m_by_seed: dict[int, float] = field(default_factory=dict)
+    metrics_by_seed: dict[str, dict[int, float]] = field(default_factory=dict)
+    vs_multi_task: Comparison | None = None  # Delta_m against the multi-task baseline
+    vs_random: Comparison | None = None  # Delta_m against the random genotypes
+    pareto_ties: list[str] = field(default_factory=list)  # Pareto rows within noise of it
+    vs_trivial: dict[str, str] = field(default_factory=dict)  # metric -> verdict
 
     @property
     def group(self) -> tuple[str, tuple[str, ...], str, tuple[int, ...]]:
@@ -114,7 +131,7 @@ def _genotype_provenance(digest: str, selection: list[dict[str, Any]],
         "hash": digest, "file": chosen.get("genotype_file"),
         "reasons": chosen.get("reasons", []), "objective": chosen.get("objective"),
         "head_gflops": chosen.get("head_gflops"),
-        "budgets": sorted({t.provenance["budget"] for t in found}),
+        "budgets": sorted({t.provenance["budget"] for t in found}) or chosen.get("budgets", []),
         "search_seeds": sorted({t.provenance["seed"] for t in found}),
         "search_trials": [t.key for t in found],
         "tune_trial_ids": sorted(t.tune_trial_id or "" for t in found),
@@ -138,22 +155,29 @@ def _network_rows(name: str, networks: list[Network], keys: dict[str, list[str]]
         if not done:
             continue
         first: dict[str, Any] = run_metrics(done[0])  # type: ignore[assignment]
-        per_task: dict[str, list[float]] = {}
+        per_task: dict[str, dict[int, float]] = {}
+        deltas: dict[int, float] = {}
         for run in done:
+            seed = run.provenance["seed"]
             for task, value in test_primaries(run_metrics(run)).items():  # type: ignore[arg-type]
-                per_task.setdefault(f"{task}/{get_task(task).metric}", []).append(value)
+                per_task.setdefault(f"{task}/{get_task(task).metric}", {})[seed] = value
+            delta = None if net.task else run_delta_m(run, refs)
+            if delta is not None:  # None: no reference (not non-finite)
+                deltas[seed] = delta
+        genotype = genotypes.get(net.genotype_hash or "")
+        reasons = (genotype or {}).get("reasons", [])
+        random = bool(reasons) and all(r.startswith(RANDOM) for r in reasons)
         rows.append(Row(
             experiment=name, network=net.id,
-            kind="genotype" if net.genotype_hash else "baseline",
+            kind=RANDOM if random else "genotype" if net.genotype_hash else "baseline",
             dataset=first["dataset"],
             tasks=[net.task] if net.task else list(test_primaries(first)),
             backbone=first["backbone"], input_size=list(first["input_size"]),
-            metrics={k: Stat.of(v) for k, v in per_task.items()},
-            delta_m=None if net.task else Stat.of(   # None: no reference (not non-finite)
-                d for d in (run_delta_m(r, refs) for r in done) if d is not None),
+            metrics={k: Stat.of(v.values()) for k, v in per_task.items()},
+            delta_m=Stat.of(deltas.values()) if deltas else None,
             params=first["params"], gflops=first["gflops"],
             seeds=sorted(r.provenance["seed"] for r in done), missing=missing,
-            genotype=genotypes.get(net.genotype_hash or ""),
+            genotype=genotype, delta_m_by_seed=deltas, metrics_by_seed=per_task,
             provenance={"config_hash": provenance.get("config_hash"),
                         "git_commit": (provenance.get("git") or {}).get("commit"),
                         "git_dirty": (provenance.get("git") or {}).get("dirty"),
@@ -163,8 +187,55 @@ def _network_rows(name: str, networks: list[Network], keys: dict[str, list[str]]
     return rows, missing_all
 
 
-def experiment_rows(folder: Path) -> tuple[list[Row], list[dict[str, Any]], list[str]]:
-    """Rows, missing runs and notes of one experiment folder (finished or not)."""
+SingleTaskRuns = dict[str, dict[str, list[TrialRecord]]]  # data key -> experiment -> runs
+
+
+def _data_key(experiment: dict[str, Any]) -> str:
+    """Experiments with equal data and model sections train on the same data from the same
+    start: their single-task runs are interchangeable references."""
+    return config_hash({"data": experiment.get("data"), "model": experiment.get("model")})
+
+
+def single_task_runs(folders: list[Path]) -> SingleTaskRuns:
+    """The finished single-task runs of each experiment folder, by the data they ran on."""
+    found: SingleTaskRuns = {}
+    for folder in folders:
+        layout = ExperimentLayout(folder)
+        experiment = _read_json(layout.experiment_file) or {}
+        name = experiment.get("name", folder.name)
+        for run in read_records(layout, "train"):
+            if run_metrics(run) and run.provenance["network"].get("task"):
+                found.setdefault(_data_key(experiment), {}).setdefault(name, []).append(run)
+    return found
+
+
+def _borrowed(experiment: dict[str, Any], runs: list[TrialRecord], tasks: list[str],
+              others: SingleTaskRuns) -> tuple[list[TrialRecord], list[str]]:
+    """Single-task runs of other experiments with the same data and model settings for the
+    tasks this one has no reference of: an experiment that trains only genotypes gets its
+    Delta_m from another one's baselines."""
+    name = experiment["name"]
+    own = {r.provenance["network"].get("task") for r in runs if run_metrics(r)}
+    given = experiment["train"].get("references") or {}
+    lacking = [t for t in tasks if t not in own and t not in given]
+    out: list[TrialRecord] = []
+    notes: list[str] = []
+    for other, theirs in others.get(_data_key(experiment), {}).items():
+        found = [r for r in theirs if other != name
+                 and r.provenance["network"]["task"] in lacking]
+        if found:
+            taken = sorted({r.provenance["network"]["task"] for r in found})
+            notes.append(f"{name}: Δm references for {', '.join(taken)} from {other}'s "
+                         "single-task runs (the same data and model settings)")
+            out += found
+            lacking = [t for t in lacking if t not in taken]
+    return out, notes
+
+
+def experiment_rows(folder: Path, others: SingleTaskRuns | None = None
+                    ) -> tuple[list[Row], list[dict[str, Any]], list[str]]:
+    """Rows, missing runs and notes of one experiment folder (finished or not); Delta_m
+    references it lacks come from ``others`` (see :func:`_borrowed`)."""
     layout = ExperimentLayout(folder)
     experiment = _read_json(layout.experiment_file)
     if experiment is None:
@@ -183,11 +254,39 @@ def experiment_rows(folder: Path) -> tuple[list[Row], list[dict[str, Any]], list
     tasks = data["tasks"] or list(_dataset_tasks(data["dataset"]))
     networks = stage_networks(tasks, train["baselines"], selection)
     keys = {net.id: [run_key(net, seed) for seed in train["seeds"]] for net in networks}
-    refs = single_task_references(list(runs.values()), train.get("references"))
+    borrowed, said = _borrowed(experiment, list(runs.values()), tasks, others or {})
+    notes += said
+    refs = single_task_references([*runs.values(), *borrowed], train.get("references"))
     genotypes = {g["genotype_hash"]: _genotype_provenance(g["genotype_hash"], selection, trials)
                  for g in selection}
     rows, missing = _network_rows(name, networks, keys, runs, refs, provenance, genotypes)
+    trivial = _read_json(layout.trivial_file)
+    if trivial is not None:
+        rows += trivial_rows(name, rows, trivial, refs)
     return rows, missing, notes
+
+
+def trivial_rows(name: str, rows: list[Row], trivial: dict[str, Any],
+                 refs: dict[str, dict[str, Any]]) -> list[Row]:
+    """The trivial predictor as a row of every table of the experiment (its tasks)."""
+    primaries = test_primaries(trivial)
+    out: dict[tuple, Row] = {}
+    for row in rows:
+        if row.group in out:
+            continue
+        tasks = [t for t in row.tasks if t in primaries]
+        values = {t: primaries[t] for t in tasks}
+        delta = (delta_m(values, {t: r["value"] for t, r in refs.items()})
+                 if len(tasks) > 1 and all(t in refs for t in tasks) else None)
+        out[row.group] = Row(
+            experiment=name, network="trivial", kind="trivial", dataset=row.dataset,
+            tasks=row.tasks, backbone=row.backbone, input_size=row.input_size,
+            metrics={f"{t}/{get_task(t).metric}": Stat(v, None, 1) for t, v in values.items()},
+            delta_m=None if delta is None else Stat(delta, None, 1), params=None,
+            gflops=None, seeds=[], missing=[],
+            genotype=None, provenance={**row.provenance, "predictor": {
+                t: trivial["predictor"][t] for t in tasks}})
+    return list(out.values())
 
 
 def _dataset_tasks(dataset: str) -> tuple[str, ...]:
@@ -250,44 +349,121 @@ def standalone_rows(folder: Path) -> tuple[list[Row], list[dict[str, Any]], list
 
 # -- the board ------------------------------------------------------------------------------
 
+REFERENCE_KINDS = ("trivial", "paper")  # rows that are not this board's trained networks
+
+
+def _measured(row: Row) -> bool:
+    return (row.kind not in REFERENCE_KINDS and row.delta_m is not None
+            and bool(row.delta_m.n))
+
+
 def _pareto(rows: list[Row]) -> None:
-    """Mark rows no other row beats on Delta_m without costing more GFLOPs (and vice versa)."""
-    scored = [r for r in rows if r.delta_m is not None and r.delta_m.n
-              and r.gflops is not None]
+    """Mark rows no other row beats on mean Delta_m without costing more GFLOPs (and vice
+    versa); each marked row names the rows whose Delta_m is within noise of its own."""
+    scored = [r for r in rows if _measured(r) and r.gflops is not None]
     for row in scored:
         row.pareto = not any(
             o.delta_m.mean >= row.delta_m.mean and o.gflops <= row.gflops  # type: ignore[union-attr,operator]
             and (o.delta_m.mean > row.delta_m.mean or o.gflops < row.gflops)  # type: ignore[union-attr,operator]
             for o in scored if o is not row)
+    for row in (r for r in scored if r.pareto):
+        for other in scored:
+            found = other is not row and compare(other.delta_m_by_seed, row.delta_m_by_seed)
+            if found and found.verdict == WITHIN_NOISE:
+                row.pareto_ties.append(other.network)
 
 
-def _order(row: Row) -> tuple[bool, float, str]:
-    delta = row.delta_m.mean if row.delta_m is not None and row.delta_m.n else None
-    return (delta is None, -(delta or 0.0), row.network)
+def _random_pool(rows: list[Row], budgets: list[str], experiment: str) -> dict[int, float]:
+    """Per seed, the mean Delta_m of the experiment's random genotypes (drawn from its own
+    search space; of ``budgets`` where there are some, else of all): the random baseline as
+    one network, paired by seed."""
+    randoms = [r for r in rows if r.kind == RANDOM and _measured(r)
+               and r.experiment == experiment]
+    matching = [r for r in randoms if set(budgets) & set((r.genotype or {}).get("budgets", []))]
+    by_seed: dict[int, list[float]] = {}
+    for row in matching or randoms:
+        for seed, value in row.delta_m_by_seed.items():
+            by_seed.setdefault(seed, []).append(value)
+    return {seed: statistics.fmean(values) for seed, values in by_seed.items()}
 
 
-def build(folders: list[Path]) -> Leaderboard:
-    """The leaderboard of experiment folders and folders of standalone training runs."""
+def _compare_rows(rows: list[Row]) -> None:
+    """Every multi-task row's Delta_m against the multi-task baseline and the random pool."""
+    baseline = next((r for r in rows if r.network == "multi_task" and _measured(r)), None)
+    for row in rows:
+        if not _measured(row) or len(row.tasks) < 2:
+            continue
+        if baseline is not None and row is not baseline:
+            row.vs_multi_task = compare(row.delta_m_by_seed, baseline.delta_m_by_seed)
+        if row.kind != RANDOM:
+            pool = _random_pool(rows, (row.genotype or {}).get("budgets", []), row.experiment)
+            row.vs_random = compare(row.delta_m_by_seed, pool) if pool else None
+
+
+def _against_trivial(rows: list[Row]) -> None:
+    """Per metric of each row: its mean minus the trivial predictor's value, judged with the
+    row's own interval (the trivial predictor has no seed noise)."""
+    trivial = next((r for r in rows if r.kind == "trivial"), None)
+    if trivial is None:
+        return
+    for row in rows:
+        if row.kind in REFERENCE_KINDS:
+            continue
+        for key, stat in row.metrics.items():
+            floor = trivial.metrics.get(key)
+            if stat is None or not stat.n or floor is None:
+                continue
+            task = key.split("/", 1)[0]
+            row.vs_trivial[key] = verdict(stat.mean - floor.mean, stat.ci,
+                                          get_task(task).higher_is_better)
+
+
+def _order(row: Row) -> tuple[bool, bool, float, str]:
+    delta = row.delta_m.mean if _measured(row) else None  # type: ignore[union-attr]
+    return (row.kind in REFERENCE_KINDS, delta is None, -(delta or 0.0), row.network)
+
+
+def build(folders: list[Path], references: list[Row] | None = None) -> Leaderboard:
+    """The leaderboard of experiment folders and folders of standalone training runs, with
+    ``references`` (published rows, ``references.py``) in the tables they match."""
     groups: dict[tuple, list[Row]] = {}
     missing: list[dict[str, Any]] = []
     notes: list[str] = []
     named: dict[str, Path] = {}
+    folders = [Path(f) for f in folders]
+    others = single_task_runs([f for f in folders if ExperimentLayout.holds_experiment(f)])
     for folder in folders:
-        folder = Path(folder)
         if ExperimentLayout.holds_experiment(folder):
             named[(_read_json(ExperimentLayout(folder).experiment_file) or {}).get(
                 "name", folder.name)] = folder
-            rows, gone, said = experiment_rows(folder)
+            rows, gone, said = experiment_rows(folder, others)
         else:
             rows, gone, said = standalone_rows(folder)
         missing += gone
         notes += said
         for row in rows:
-            groups.setdefault(row.group, []).append(row)
+            table = groups.setdefault(row.group, [])
+            if row.kind == "trivial":
+                same = [r for r in table if r.kind == "trivial"]
+                fingerprint = row.provenance["dataset_fingerprint"]
+                if any(r.provenance["dataset_fingerprint"] == fingerprint for r in same):
+                    continue  # the same data's trivial predictor, from another experiment
+                if same:
+                    row.network = f"trivial ({row.experiment})"
+            table.append(row)
+    for row in references or []:
+        if row.group in groups:
+            groups[row.group].append(row)
+        else:
+            notes.append(f"reference row {row.network!r} ({row.dataset}, "
+                         f"{', '.join(row.tasks)}, {row.backbone}, "
+                         f"{'x'.join(map(str, row.input_size))}) matches no table")
     tables = []
     for group in sorted(groups, key=lambda g: (len(g[1]) == 1, g)):
         rows = groups[group]
         _pareto(rows)
+        _compare_rows(rows)
+        _against_trivial(rows)
         rows.sort(key=_order)
         tables.append(rows)
     return Leaderboard(tables, missing, notes, named)

@@ -9,6 +9,16 @@ from typing import Any
 
 from atrc_nas.fileio import strict_json
 from atrc_nas.leaderboard.collect import Leaderboard, Row, Stat
+from atrc_nas.leaderboard.stats import BETTER, Comparison
+
+NOT_ABOVE_TRIVIAL = "‡"
+LEGEND = ("Metrics and Δm: mean ± std (n seeds, half width of the 95% t interval of the "
+          "mean). vs multi_task / vs random: the difference in Δm (points) with its 95% "
+          "interval, paired by seed where both have the seed (random: the mean per seed of the "
+          "experiment's random genotypes, of the same budget where there are some), and "
+          "the verdict. "
+          f"★ Pareto front of mean Δm vs GFLOPs. {NOT_ABOVE_TRIVIAL} not above the trivial "
+          "predictor beyond noise.")
 
 
 def metric_columns(rows: list[Row]) -> list[str]:
@@ -19,8 +29,54 @@ def metric_columns(rows: list[Row]) -> list[str]:
     return list(seen)
 
 
-def _stat(stat: Stat | None) -> str:
-    return "-" if stat is None else stat.text()
+def stat_text(stat: Stat | None, row: Row | None = None, key: str = "") -> str:
+    """A mean +- std (n, CI) cell, marked when the row's metric ``key`` is not above the
+    trivial predictor beyond noise."""
+    if stat is None:
+        return "-"
+    if row is not None and row.kind == "paper":
+        seeds = row.provenance.get("published_seeds")
+        return f"{stat.mean:.4g} (published" + (f", {seeds} seeds)" if seeds else ")")
+    low = row is not None and key in row.vs_trivial and row.vs_trivial[key] != BETTER
+    return stat.text() + (f" {NOT_ABOVE_TRIVIAL}" if low else "")
+
+
+def comparison_text(comparison: Comparison | None) -> str:
+    return "-" if comparison is None else comparison.text()
+
+
+def _predictor(row: Row) -> str:
+    def shown(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        if isinstance(value, list):
+            return "(" + ", ".join(map(shown, value)) + ")"
+        return str(value)
+
+    return "; ".join(f"{task} " + ", ".join(f"{k} {shown(v)}" for k, v in value.items())
+                     for task, value in row.provenance["predictor"].items())
+
+
+def compares(rows: list[Row]) -> bool:
+    """Whether a table has the comparison columns (multi-task rows are compared)."""
+    return any(len(row.tasks) > 1 for row in rows)
+
+
+def table_notes(rows: list[Row]) -> list[str]:
+    """What the cells cannot say: Pareto points within noise of others, metrics that are not
+    above the trivial predictor."""
+    notes = [f"trivial: a constant per task from the training split ({_predictor(row)})"
+             for row in rows if row.kind == "trivial"]
+    notes += [f"{row.network}: {row.provenance['source']}" for row in rows
+              if row.kind == "paper"]
+    notes += [f"{row.network} (★) is within noise of {', '.join(row.pareto_ties)} on Δm"
+             for row in rows if row.pareto and row.pareto_ties]
+    for row in rows:
+        low = {k: v for k, v in row.vs_trivial.items() if v != BETTER}
+        if low:
+            notes.append(f"{row.network}: " + ", ".join(
+                f"{k} not above the trivial predictor ({v})" for k, v in low.items()))
+    return notes
 
 
 def _budgets(row: Row) -> str:
@@ -38,18 +94,23 @@ def to_markdown(board: Leaderboard) -> str:
     out: list[str] = []
     for rows in board.tables:
         metrics = metric_columns(rows)
-        header = ["network", *metrics, "Δm %", "params (M)", "GFLOPs", "Pareto", "budgets",
-                  "seeds"]
+        versus = ["vs multi_task", "vs random"] if compares(rows) else []
+        header = ["network", *metrics, "Δm %", *versus, "params (M)", "GFLOPs", "Pareto",
+                  "budgets", "seeds"]
         out += [f"### {_title(rows)}", "", "| " + " | ".join(header) + " |",
                 "|" + "---|" * len(header)]
         for row in rows:
-            cells = [row.network, *(_stat(row.metrics.get(m)) for m in metrics),
-                     _stat(row.delta_m),
+            cells = [row.network, *(stat_text(row.metrics.get(m), row, m) for m in metrics),
+                     stat_text(row.delta_m),
+                     *(comparison_text(c) for c in (row.vs_multi_task, row.vs_random)
+                       if versus),
                      "-" if row.params is None else f"{row.params / 1e6:.3f}",
                      "-" if row.gflops is None else f"{row.gflops:.3f}",
                      "★" if row.pareto else "", _budgets(row), str(len(row.seeds))]
             out.append("| " + " | ".join(cells) + " |")
-        out.append("")
+        out += ["", *(f"- {n}" for n in table_notes(rows)), ""]
+    if board.tables:
+        out += [LEGEND, ""]
     if board.missing:
         out += ["Missing runs:", ""]
         out += [f"- {m['experiment']}: {m['key']} ({m['status']}"
@@ -67,11 +128,22 @@ def _flat(row: Row) -> dict[str, Any]:
         "dataset": row.dataset, "tasks": " ".join(row.tasks), "backbone": row.backbone,
         "input_size": "x".join(map(str, row.input_size)),
     }
-    for key, stat in row.metrics.items():
-        flat[f"{key} mean"], flat[f"{key} std"], flat[f"{key} n"] = stat.mean, stat.std, stat.n
-    flat["delta_m mean"] = row.delta_m.mean if row.delta_m else None
-    flat["delta_m std"] = row.delta_m.std if row.delta_m else None
+    for key, stat in [*row.metrics.items(), ("delta_m", row.delta_m)]:
+        flat.update({f"{key} mean": stat.mean if stat else None,
+                     f"{key} std": stat.std if stat else None,
+                     f"{key} n": stat.n if stat else None,
+                     f"{key} ci95": stat.ci if stat else None})
+        if key in row.vs_trivial:
+            flat[f"{key} vs trivial"] = row.vs_trivial[key]
+    for name, comparison in (("vs multi_task", row.vs_multi_task),
+                             ("vs random", row.vs_random)):
+        flat.update({f"{name} difference": comparison.difference if comparison else None,
+                     f"{name} ci95": comparison.ci if comparison else None,
+                     f"{name} n": comparison.n if comparison else None,
+                     f"{name} paired": comparison.paired if comparison else None,
+                     f"{name} verdict": comparison.verdict if comparison else None})
     flat.update(params=row.params, gflops=row.gflops, pareto=row.pareto,
+                **{"pareto within noise of": " ".join(row.pareto_ties)},
                 seeds=" ".join(map(str, row.seeds)),
                 missing=" ".join(m["key"] for m in row.missing))
     genotype = row.genotype or {}
@@ -103,7 +175,8 @@ def to_csv(board: Leaderboard) -> str:
 
 def to_json(board: Leaderboard) -> str:
     return strict_json({
-        "tables": [{"title": _title(t), "rows": [r.as_dict() for r in t]}
+        "tables": [{"title": _title(t), "rows": [r.as_dict() for r in t],
+                    "notes": table_notes(t)}
                    for t in board.tables],
-        "missing": board.missing, "notes": board.notes,
+        "missing": board.missing, "notes": board.notes, "legend": LEGEND,
     }, indent=2) + "\n"

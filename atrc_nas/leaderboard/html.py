@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from atrc_nas.leaderboard.collect import Leaderboard, Row
-from atrc_nas.leaderboard.formats import _stat, _title, metric_columns
+from atrc_nas.leaderboard.formats import (
+    LEGEND,
+    _title,
+    compares,
+    comparison_text,
+    metric_columns,
+    stat_text,
+    table_notes,
+)
 from atrc_nas.platform.layout import ExperimentLayout
 from atrc_nas.platform.records import read_records
 from atrc_nas.run_dir import csv_logs
@@ -134,17 +142,20 @@ def _cell(value: Any, shown: str) -> str:
 
 def _table(rows: list[Row]) -> str:
     metrics = metric_columns(rows)
-    header = ["network", *metrics, "Δm %", "params (M)", "GFLOPs", "Pareto", "budgets",
-              "seeds", "genotype"]
+    versus = ["vs multi_task", "vs random"] if compares(rows) else []
+    header = ["network", *metrics, "Δm %", *versus, "params (M)", "GFLOPs", "Pareto",
+              "budgets", "seeds", "genotype"]
     out = ['<table class="sortable"><thead><tr>',
            *(f"<th>{html.escape(h)}</th>" for h in header), "</tr></thead><tbody>"]
     for row in rows:
         cells = [_cell(row.network, row.network)]
         for metric in metrics:
             stat = row.metrics.get(metric)
-            cells.append(_cell(stat.mean if stat else None, _stat(stat)))
+            cells.append(_cell(stat.mean if stat else None, stat_text(stat, row, metric)))
         cells += [
-            _cell(row.delta_m.mean if row.delta_m else None, _stat(row.delta_m)),
+            _cell(row.delta_m.mean if row.delta_m else None, stat_text(row.delta_m)),
+            *(_cell(c.difference if c else None, comparison_text(c))
+              for c in (row.vs_multi_task, row.vs_random) if versus),
             _cell(row.params, "-" if row.params is None else f"{row.params / 1e6:.3f}"),
             _cell(row.gflops, "-" if row.gflops is None else f"{row.gflops:.3f}"),
             _cell(int(row.pareto), "★" if row.pareto else ""),
@@ -203,11 +214,14 @@ def to_html(board: Leaderboard) -> str:
     parts = ["<!DOCTYPE html><html><head><meta charset=\"utf-8\">",
              "<title>atrc-nas leaderboard</title>", f"<style>{_STYLE}</style></head><body>",
              "<h1>Leaderboard</h1>",
-             "<p>Primary test metrics: mean ± std over seeds (n); Δm against the "
-             "experiment's own single-task baselines; ★ on the Pareto front of Δm vs "
-             "GFLOPs. Click a column header to sort.</p>"]
+             f"<p>{html.escape(LEGEND)} Δm against the experiment's own single-task "
+             "baselines. Click a column header to sort.</p>"]
     for rows in board.tables:
         parts += [f"<h2>{html.escape(_title(rows))}</h2>", _table(rows)]
+        notes = table_notes(rows)
+        if notes:
+            parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+                         + "</ul>")
         plot = pareto_plot(rows)
         figures = ([_img(plot, "Δm vs GFLOPs")] if plot else []) + _genotype_figures(rows)
         if figures:

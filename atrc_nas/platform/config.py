@@ -41,9 +41,14 @@ class Distribution(Section):
     """A hyperparameter range Optuna samples from."""
 
     distribution: Literal["uniform", "loguniform", "int", "choice"]
+    """Optuna distribution: uniform (float), loguniform (float, low > 0), int, or choice (one
+    of choices)."""
     low: float | None = None
+    """Lower bound (uniform, loguniform, int)."""
     high: float | None = None
+    """Upper bound (uniform, loguniform, int)."""
     choices: list[Any] | None = None
+    """The values of a choice distribution."""
 
     def issues(self) -> list[Issue]:
         found: list[Issue] = []
@@ -80,14 +85,20 @@ class AshaConfig(Section):
     """Asynchronous successive halving over validation periods, within each budget."""
 
     enabled: bool = True
+    """False: every trial runs to its last step."""
     grace_period: PositiveInt = 1
     """Validation periods every trial runs before it can be stopped."""
     reduction_factor: Annotated[int, Field(ge=2)] = 2
+    """ASHA keeps 1 / reduction_factor of the trials at each rung."""
 
 
 class TrialResources(Section):
+    """What one search trial takes from the cluster."""
+
     cpu: PositiveFloat = 1.0
+    """CPUs one search trial takes."""
     gpu: NonNegativeFloat = 0.0
+    """GPUs one search trial takes."""
 
 
 class NamedBudget(BudgetConfig):
@@ -101,12 +112,15 @@ class SearchStage(Section):
     enabled: bool = True
     """False: no search; the training stage trains ``train.genotypes`` and the baselines."""
     space: NonEmptyStr = "atrc"
+    """A file in search_spaces/ by name (atrc, atrc_wide), or a path to a YAML file."""
     optim: SearchOptimConfig = Field(default_factory=SearchOptimConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     trainer: SearchTrainerConfig = Field(default_factory=SearchTrainerConfig)
     seeds: Annotated[list[Seed], Field(min_length=1)] = Field(default_factory=lambda: [0])
+    """Every sampled configuration runs once per seed (and per budget)."""
     budgets: Annotated[list[NamedBudget], Field(min_length=1)] = Field(
         default_factory=lambda: [NamedBudget()])
+    """Resource budgets on the head's expected cost; every configuration runs under each."""
     sample: dict[str, Distribution] = Field(default_factory=dict)
     """Hyperparameters Optuna samples: a float or int key of ``optim`` (e.g.
     ``optim.arch_lr``, ``optim.lr``) or ``budget`` (``budget.weight``...), or
@@ -121,6 +135,7 @@ class SearchStage(Section):
     multi_objective: bool = True
     """Optuna optimises (objective, head GFLOPs) jointly: a Pareto front."""
     sampler_seed: Seed = 0
+    """Seeds Optuna's sampler."""
     asha: AshaConfig = Field(default_factory=AshaConfig)
     resources: Annotated[TrialResources, RESULT_NEUTRAL] = Field(default_factory=TrialResources)
     max_concurrent_trials: Annotated[PositiveInt | None, RESULT_NEUTRAL] = None
@@ -160,10 +175,14 @@ class SearchStage(Section):
 
 
 class WorkerResources(Section):
+    """What one training run takes: its Ray Train workers."""
+
     workers: PositiveInt = 2
     """Ray Train workers (DDP ranks) of one training run."""
     cpus_per_worker: PositiveFloat = 1.0
+    """CPUs each Ray Train worker takes."""
     gpus_per_worker: NonNegativeFloat = 0.0
+    """GPUs each Ray Train worker takes (1 on a GPU cluster)."""
 
 
 class SelectionConfig(Section):
@@ -177,18 +196,33 @@ class SelectionConfig(Section):
     """Also the k best genotypes overall."""
 
 
+class RandomGenotypes(Section):
+    """The random-genotype baseline (``train.baselines: [random]``)."""
+
+    count: PositiveInt = 3
+    """Genotypes per budget, drawn uniformly from the search space under that budget's cost
+    (``search.space``, ``search.budgets``; rejection sampling with the cost model)."""
+    seed: Seed = 0
+    """Seeds the draws: the same seed draws the same genotypes."""
+
+
 class TrainStage(Section):
     """Training of the selected and given genotypes and the baselines on Ray Train."""
 
     enabled: bool = True
+    """False: the experiment ends after the search."""
     seeds: Annotated[list[Seed], Field(min_length=1)] = Field(default_factory=lambda: [0])
+    """Every network is trained once per seed (the seed fixes initialisation and data
+    order, so networks compare seed by seed)."""
     select: SelectionConfig = Field(default_factory=SelectionConfig)
     genotypes: list[NonEmptyStr] = Field(default_factory=list)
     """Genotypes trained besides the searched ones: JSON files or ``published:<name>``."""
     baselines: list[Literal["single_task", "multi_task", "padnet", "fixed_global",
-                            "fixed_local", "fixed_tlabel", "fixed_slabel"]] = Field(
+                            "fixed_local", "fixed_tlabel", "fixed_slabel", "random"]] = Field(
         default_factory=lambda: ["single_task", "multi_task"])
-    """single_task trains one network per task (the Delta_m references)."""
+    """single_task trains one network per task (the Delta_m references); random trains
+    ``random.count`` random genotypes per budget (the sanity check of a search)."""
+    random: RandomGenotypes = Field(default_factory=RandomGenotypes)
     references: dict[str, float] = Field(default_factory=dict)
     """task -> primary test metric of a single-task network, used for Delta_m when the
     experiment trains no single-task baselines."""
@@ -207,12 +241,17 @@ class TrainStage(Section):
             found.append((("seeds",), "a seed is listed twice", self.seeds))
         if len(set(self.genotypes)) != len(self.genotypes):
             found.append((("genotypes",), "a genotype is listed twice", self.genotypes))
+        if len(set(self.baselines)) != len(self.baselines):
+            found.append((("baselines",), "a baseline is listed twice", self.baselines))
         return found
 
 
 class LeaderboardStage(Section):
+    """The leaderboard the launcher writes at the end of every run."""
+
     formats: list[Literal["csv", "md", "json", "html"]] = Field(
         default_factory=lambda: ["csv", "md", "json", "html"])
+    """The leaderboard files the launcher writes (the Markdown one is also printed)."""
 
 
 def _address(value: Any) -> Any:
@@ -227,21 +266,27 @@ def _address(value: Any) -> Any:
 
 
 class RayConfig(Section):
+    """The Ray cluster: a fresh local one (127.0.0.1 only) or one to join."""
+
     address: Annotated[str, AfterValidator(_address)] | None = None
     """None: $RAY_ADDRESS if set, else a fresh local cluster on 127.0.0.1; ``local``: always
     a fresh local cluster; otherwise the address of a running cluster to join."""
     dashboard: bool = True
+    """Start the Ray dashboard (local cluster; 127.0.0.1, token auth)."""
     dashboard_port: Annotated[int, Field(ge=1024, le=65535)] | None = None
+    """The dashboard's port (default: a free one)."""
     storage_path: str | None = None
     """Where Ray Tune keeps trial results and checkpoints (default:
     ``<experiment folder>/tune``); a shared folder or ``s3://...`` on a multi-node cluster."""
     num_cpus: PositiveInt | None = None
     """Local cluster only: logical CPUs (default: the machine's)."""
     num_gpus: NonNegativeInt | None = None
+    """Local cluster only: GPUs (default: the machine's)."""
 
 
 class ExperimentConfig(Section):
     name: Name
+    """The experiment's name: its folder under output_dir and its Ray job."""
     output_dir: Annotated[NonEmptyStr, RESULT_NEUTRAL] = "runs"
     """The experiment folder is ``<output_dir>/<name>/``."""
     data: DataConfig = Field(default_factory=DataConfig)

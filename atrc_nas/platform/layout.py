@@ -11,7 +11,8 @@ no torch: the leaderboard reads experiment folders with it)::
     <stage>_trials/<key>.json    each trial's record (status, provenance, last report)
     <stage>_summary.json         what a stage concluded (train: Delta_m and references)
     genotypes/<hash>/<key>.json  the genotype each search trial ended with
-    selection.json               the searched genotypes chosen for training, with reasons
+    selection.json               the genotypes the training stage trains, with reasons
+    trivial.json                 the trivial predictor's test metrics (training-split constants)
     optuna_study.log             the search's Optuna study (journal)
     leaderboard.<format>         md, csv, json, html
     tune/<stage>/                Ray Tune's experiment of each stage (default storage)
@@ -36,6 +37,7 @@ class ExperimentLayout:
     RAY_PROCESSES = "processes.json"
     GENOTYPES = "genotypes"
     SELECTION = "selection.json"
+    TRIVIAL = "trivial.json"
     STUDY = "optuna_study.log"
     LEADERBOARD = "leaderboard"
     TUNE = "tune"
@@ -79,6 +81,10 @@ class ExperimentLayout:
     @property
     def selection_file(self) -> Path:
         return self.root / self.SELECTION
+
+    @property
+    def trivial_file(self) -> Path:
+        return self.root / self.TRIVIAL
 
     @property
     def genotypes_dir(self) -> Path:

@@ -255,20 +255,29 @@ class SearchStage(Stage):
         return summary_table(records)
 
 
+def _entropy(report: dict[str, Any]) -> str:
+    """The architecture distribution's entropy, as a fraction of the uniform one's."""
+    entropy, uniform = report.get("arch_entropy"), report.get("arch_entropy_uniform")
+    if entropy is None or not uniform:
+        return "-"
+    return f"{entropy:.3f} ({100 * entropy / uniform:.0f}%)"
+
+
 def summary_table(records: list[TrialRecord]) -> str:
     """A fixed-width table of every search trial."""
     def number(value: Any, fmt: str) -> str:
         return "-" if value is None else format(value, fmt)
 
-    header = ["trial", "status", "step", "objective", "head GFLOPs", "budget met", "genotype",
-              "sampled"]
+    header = ["trial", "status", "step", "objective", "entropy", "head GFLOPs", "budget met",
+              "genotype", "sampled"]
     rows = []
     for record in records:
         report, params = record.report, record.provenance["params"]
         meets = report.get("meets_budget")
         rows.append([
             record.key, record.status, str(report.get("step", "-")),
-            number(report.get("objective"), ".4g"), number(report.get("head_gflops"), ".3g"),
+            number(report.get("objective"), ".4g"), _entropy(report),
+            number(report.get("head_gflops"), ".3g"),
             "-" if meets is None else ("yes" if meets else "no"),
             report.get("genotype_hash", "-"),
             ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
@@ -279,5 +288,8 @@ def summary_table(records: list[TrialRecord]) -> str:
              for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines += [f"{r.key} failed: {r.error}" for r in records if r.status == FAILED]
+    if any("arch_entropy" in r.report for r in records):
+        lines.append("entropy: of the architecture distribution at the trial's last report, "
+                     "mean over pairs in nats (% of the uniform distribution's)")
     return "\n".join(lines)
 

@@ -71,6 +71,7 @@ def search_metrics(module: SearchModule, logged: dict[str, Any], objective_key: 
         "objective": val[objective_key], "step": step, FINAL: is_final,
         "genotype_hash": genotype.stable_hash(),
         **encode({"genotype": genotype.to_json_dict()}), **val,
+        **module.arch.entropy_report(),
     }
     if module.cost_model is not None:
         head = module.cost_model.genotype_cost(genotype)

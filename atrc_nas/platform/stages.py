@@ -62,4 +62,6 @@ def check_experiment(experiment: ExperimentConfig) -> list[Issue]:
         found += stage.check()
         if not found and uses_local_cluster(experiment):
             found += _fits(stage, local_resources(experiment))
+        if found:  # a later stage builds on this one's settings
+            break
     return found

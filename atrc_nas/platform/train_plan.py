@@ -1,9 +1,10 @@
 """The networks of the training stage and the keys of their runs, as plain data (no Ray, no
 torch: the leaderboard finds an experiment's runs with them).
 
-Networks: each genotype to train (``atrc-<hash>``: searched and selected, or given in
-``train.genotypes``) and each baseline the experiment asks for (``single_task-<task>`` per
-task, ``multi_task``, ``padnet``, ``fixed_*``). The run key ``<network>-seed<seed>`` names
+Networks: each genotype to train (``atrc-<hash>``: searched and selected, given in
+``train.genotypes``, or drawn at random for the ``random`` baseline) and each other baseline
+the experiment asks for (``single_task-<task>`` per task, ``multi_task``, ``padnet``,
+``fixed_*``). The run key ``<network>-seed<seed>`` names
 its folder (``train/<key>/``), its Ray Train run and its record, so a restart resumes that
 run and never another one.
 """
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 GENOTYPE_NETWORK = "atrc"
+RANDOM = "random"  # the baseline of random genotypes (each one trained as atrc-<hash>)
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ def stage_networks(tasks: Sequence[str], baselines: Sequence[str],
         if baseline == "single_task":
             out.update((f"single_task-{t}", Network(f"single_task-{t}", "single_task", task=t))
                        for t in tasks)
-        else:
+        elif baseline != RANDOM:  # random genotypes come with the genotypes
             out[baseline] = Network(baseline, baseline)
     return list(out.values())
 

@@ -5,24 +5,30 @@ workers (``train_trial.py``).
 Needs the search stage (when it ran): its finished trials' genotypes are selected as
 ``train.select`` says (``selection.py``); ``train.genotypes`` (files, ``published:``
 names) join them, so an experiment without a search trains given genotypes and the
-baselines. The genotypes to train are written to ``selection.json``. Runs go one after
-another or side by side as the cluster's resources allow. At the end, Delta_m of every
-multi-task run against the experiment's own single-task baselines (or ``train.references``)
-goes to ``train_summary.json`` and a table of the runs is printed.
+baselines, and so do the random genotypes of the ``random`` baseline (drawn uniformly from
+the search space under each budget). The genotypes to train are written to
+``selection.json``. Runs go one after another or side by side as the cluster's resources
+allow. At the end, Delta_m of every multi-task run against the experiment's own
+single-task baselines (or ``train.references``) goes to ``train_summary.json``, the trivial
+predictor's test metrics to ``trivial.json``, and a table of the runs is printed.
 """
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from collections.abc import Callable, Mapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from atrc_nas.config import ConfigError, Issue, parse_config
 from atrc_nas.fileio import atomic_write_json
+from atrc_nas.platform.layout import ExperimentLayout
 from atrc_nas.platform.records import TrialRecord
 from atrc_nas.platform.search_stage import SearchStage
 from atrc_nas.platform.selection import Candidate, given, select, write_selection
 from atrc_nas.platform.stage import Stage, TrialSpec, describe_spec, fitting
-from atrc_nas.platform.train_plan import Network, run_key, stage_networks
+from atrc_nas.platform.train_plan import RANDOM, Network, run_key, stage_networks
 from atrc_nas.platform.training_results import (
     run_delta_m,
     run_metrics,
@@ -30,6 +36,9 @@ from atrc_nas.platform.training_results import (
     test_primaries,
 )
 from atrc_nas.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from atrc_nas.models.genotype import Genotype
 
 DRIVER_CPUS = 0.01  # the Tune trial that drives a Ray Train run only waits on it
 
@@ -122,26 +131,79 @@ class TrainStage(Stage):
         except (ValueError, KeyError, OSError) as err:
             return [*found, (("train", "genotypes"), str(err).strip("'\""),
                              stage.genotypes)]
-        probes = [Network("multi_task", "multi_task"),
-                  Network(f"single_task-{tasks[0]}", "single_task", task=tasks[0]),
-                  *(n for n in self.networks(genotypes) if not n.is_single_task)]
-        for network in probes:
+        if found:
+            return found
+        with tempfile.TemporaryDirectory() as scratch:  # the random genotypes' files
             try:
-                self.compose(network, stage.seeds[0])
-            except ConfigError as err:
-                found.append((("train",), f"composes an invalid training config for "
-                              f"{network.id}: {err}", None))
-                break
-        return found
+                genotypes += self._random(ExperimentLayout(Path(scratch)))[:1]
+            except ValueError as err:
+                return [(("train", "random"), str(err), stage.random.count)]
+            probes = [Network("multi_task", "multi_task"),
+                      Network(f"single_task-{tasks[0]}", "single_task", task=tasks[0]),
+                      *(n for n in self.networks(genotypes) if not n.is_single_task)]
+            for network in probes:
+                try:
+                    self.compose(network, stage.seeds[0])
+                except ConfigError as err:
+                    return [(("train",), f"composes an invalid training config for "
+                             f"{network.id}: {err}", None)]
+        return []
+
+    @functools.cached_property
+    def _random_draws(self) -> list[tuple[str, int, int, Genotype, float]]:
+        """(budget name, draw seed, index, genotype, head FLOPs) of each random genotype,
+        drawn once."""
+        if RANDOM not in self.experiment.train.baselines:
+            return []
+        from atrc_nas.search.budget import head_cost_model, random_genotypes
+        from atrc_nas.search.space_io import load_space
+
+        experiment, settings = self.experiment, self.experiment.train.random
+        spec = experiment.data.spec()
+        model = head_cost_model(load_space(experiment.search.space).build(spec.tasks), spec,
+                                experiment.model.backbone,
+                                experiment.data.crop_size or spec.crop_size)
+        names = experiment.search.budget_names()
+        return [(name, settings.seed + b, i, genotype, cost)
+                for b, (name, budget) in enumerate(zip(names, experiment.search.budgets,
+                                                       strict=True))
+                for i, (genotype, cost) in enumerate(
+                    random_genotypes(model, budget, settings.count, seed=settings.seed + b),
+                    start=1)]
+
+    def _random(self, layout: ExperimentLayout) -> list[Candidate]:
+        """The random-genotype baseline: ``train.random.count`` genotypes per budget, drawn
+        uniformly from the search space under the budget (budget ``b`` with seed
+        ``train.random.seed + b``), their files (with what drew them) written to ``layout``'s
+        genotype folder."""
+        settings, out = self.experiment.train.random, []
+        for name, seed, i, genotype, cost in self._random_draws:
+            digest = genotype.stable_hash()
+            path = layout.genotype_file(digest, f"random-{name}-{i}")
+            atomic_write_json(path, {
+                **genotype.to_json_dict(), "genotype_hash": digest, "head_gflops": cost / 1e9,
+                "provenance": {"random": {"budget": name, "index": i, "count": settings.count,
+                                          "seed": seed, "space": self.experiment.search.space}}})
+            out.append(Candidate(
+                genotype_hash=digest, genotype_file=str(path), head_gflops=cost / 1e9,
+                objective=None, budgets=[name],
+                reasons=[f"{RANDOM} genotype {i} of {settings.count} under budget {name!r}"]))
+        return out
 
     def genotypes(self, earlier: Mapping[str, list[TrialRecord]]) -> list[Candidate]:
-        """The searched genotypes selected for training, then the given ones."""
-        chosen: list[Candidate] = []
+        """The searched genotypes selected for training, the given ones, the random ones
+        (each genotype once, with every reason it is trained)."""
+        chosen: dict[str, Candidate] = {}
         if self.experiment.search.enabled:
-            chosen = select(earlier.get("search", []), self.layout, self._mode(),
-                            **self.experiment.train.select.model_dump())
-        return chosen + [g for g in self._given()
-                         if g.genotype_hash not in {c.genotype_hash for c in chosen}]
+            for c in select(earlier.get("search", []), self.layout, self._mode(),
+                            **self.experiment.train.select.model_dump()):
+                chosen[c.genotype_hash] = c
+        for candidate in [*self._given(), *self._random(self.layout)]:
+            if candidate.genotype_hash in chosen:
+                chosen[candidate.genotype_hash].reasons += candidate.reasons
+            else:
+                chosen[candidate.genotype_hash] = candidate
+        return list(chosen.values())
 
     def _mode(self) -> str:
         """Whether a lower or a higher search objective is better."""
@@ -163,12 +225,18 @@ class TrainStage(Stage):
                      *([f"the {select.top_k} best"] if select.top_k else [])]
             lines.append(f"after the search: {' and '.join(rules) or 'no searched genotype'}"
                          f", {len(stage.seeds)} seed(s) each, as atrc-<hash>-seed<seed>")
+        if RANDOM in stage.baselines:
+            lines.append(f"random genotypes: {stage.random.count} per budget "
+                         f"({', '.join(self.experiment.search.budget_names())}), "
+                         f"{len(stage.seeds)} seed(s) each")
         res = stage.resources
         lines.append(f"each run: {res.workers} Ray Train worker(s) x {res.cpus_per_worker:g} "
                      f"CPU" + (f" x {res.gpus_per_worker:g} GPU" if res.gpus_per_worker else "")
                      + " and its driver")
-        specs = [self.spec(net, seed) for net in self.networks(self._given())
-                 for seed in stage.seeds]
+        with tempfile.TemporaryDirectory() as scratch:  # nothing is written in a preview
+            known = [*self._given(), *self._random(ExperimentLayout(Path(scratch)))]
+            specs = [self.spec(net, seed) for net in self.networks(known)
+                     for seed in stage.seeds]
         return lines + [describe_spec(spec) for spec in specs]
 
     def trainable(self) -> Callable[[dict[str, Any]], None]:
@@ -206,6 +274,12 @@ class TrainStage(Stage):
                                                     else f"  val loss {loss:.4g}")
 
     def summarise(self, specs: list[TrialSpec], records: list[TrialRecord]) -> str:
+        if not self.layout.trivial_file.is_file():  # the floor every network must clear
+            from atrc_nas.training.trivial import trivial_test_metrics
+
+            reference = self.compose(Network("multi_task", "multi_task"),
+                                     self.experiment.train.seeds[0])
+            atomic_write_json(self.layout.trivial_file, trivial_test_metrics(reference))
         refs = single_task_references(records, self.experiment.train.references)
         deltas = {r.key: run_delta_m(r, refs) for r in records}
         atomic_write_json(self.layout.summary_file(self.name), {

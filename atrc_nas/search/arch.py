@@ -93,6 +93,15 @@ class Architecture(nn.Module):
             return per_block.sum() * 0.0
         return per_block[self.searched].mean()
 
+    @torch.no_grad()
+    def entropy_report(self) -> dict[str, float]:
+        """The architecture distribution's mean entropy (nats) and that of the uniform one
+        over the same candidates: how far the search has moved from where it started."""
+        uniform = torch.log(self.available.sum(dim=1).to(torch.float64))
+        return {"arch_entropy": float(self.entropy()),
+                "arch_entropy_uniform": float(uniform[self.searched].mean())
+                if bool(self.searched.any()) else 0.0}
+
     # -- early fixing ------------------------------------------------------------------
 
     @torch.no_grad()

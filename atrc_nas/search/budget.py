@@ -99,6 +99,15 @@ class HeadCostModel:
         return (self.constant + block + (needed * self.aux.to(device)).sum()
                 + (active * self.fusion_extra.to(device)).sum())
 
+    def batch_cost(self, indices: torch.Tensor) -> torch.Tensor:
+        """Head FLOPs of N genotypes at once: ``indices`` [N, P] picks each pair's op."""
+        pairs = torch.arange(indices.shape[1])
+        block = self.block[pairs, indices].sum(dim=1)
+        read = self.reads[pairs, indices].amax(dim=1)  # [N, tasks]: some pair reads its aux
+        feeds = self.arch.contributes.to(torch.float64)[pairs, indices]  # [N, P]
+        active = (feeds @ self.rows.T).clamp(max=1.0)  # [N, tasks]: some source feeds it
+        return self.constant + block + read @ self.aux + active @ self.fusion_extra
+
     def indices_cost(self, indices: Sequence[int]) -> float:
         one_hot = torch.nn.functional.one_hot(torch.as_tensor(list(indices)),
                                               self.block.shape[1])
@@ -157,17 +166,54 @@ class HeadCostModel:
             for (read_mask, fed_mask), value in best.items())
 
 
-def head_cost_range(space: SearchSpace, spec: DatasetSpec, backbone: str,
-                    input_size: Sequence[int]) -> tuple[float, float]:
-    """FLOPs of the cheapest and of the most expensive head of ``space`` for ``backbone``
-    at ``input_size`` (nothing is allocated: the backbone is built on the meta device)."""
+def head_cost_model(space: SearchSpace, spec: DatasetSpec, backbone: str,
+                    input_size: Sequence[int]) -> HeadCostModel:
+    """The head cost model of ``space`` for ``backbone`` at ``input_size``, without a
+    network (the backbone's widths come from a build on the meta device)."""
     from atrc_nas.models.backbones.registry import create_backbone
 
     with torch.device("meta"):
         channels = sum(create_backbone(backbone).out_channels)
-    model = HeadCostModel.build(Architecture(space, seed=0), spec, HeadDims(channels),
-                                input_size)
+    return HeadCostModel.build(Architecture(space, seed=0), spec, HeadDims(channels),
+                               input_size)
+
+
+def head_cost_range(space: SearchSpace, spec: DatasetSpec, backbone: str,
+                    input_size: Sequence[int]) -> tuple[float, float]:
+    """FLOPs of the cheapest and of the most expensive head of ``space`` for ``backbone``
+    at ``input_size``."""
+    model = head_cost_model(space, spec, backbone, input_size)
     return model.min_cost(), model.max_cost()
+
+
+def random_genotypes(model: HeadCostModel, budget: BudgetConfig, count: int, seed: int,
+                     batch: int = 65_536, max_draws: int = 20_000_000
+                     ) -> list[tuple[Genotype, float]]:
+    """``count`` distinct genotypes drawn uniformly from the space (every pair's op uniform
+    over its candidates), kept when their head costs at most the budget (rejection
+    sampling, ``batch`` draws at a time; a budget without a limit keeps every draw), with
+    their head FLOPs. The same ``seed`` draws the same genotypes."""
+    arch = model.arch
+    limit = Budget.resolve(budget, model).flops
+    sizes = torch.tensor([len(ops) for ops in arch.candidates], dtype=torch.float64)
+    generator = torch.Generator().manual_seed(seed)
+    kept: dict[str, tuple[Genotype, float]] = {}
+    for _ in range(max(1, max_draws // batch)):
+        draws = (torch.rand(batch, len(sizes), generator=generator, dtype=torch.float64)
+                 * sizes).long()
+        costs = model.batch_cost(draws)
+        fits = torch.ones_like(costs, dtype=torch.bool) if limit is None else (
+            costs <= limit * (1 + 1e-9))
+        for row in fits.nonzero().flatten().tolist():
+            indices = draws[row].tolist()
+            genotype = arch.space.freeze_indices(dict(zip(arch.pairs, indices, strict=True)),
+                                                 0)
+            kept.setdefault(genotype.stable_hash(), (genotype, float(costs[row])))
+            if len(kept) == count:
+                return list(kept.values())
+    raise ValueError(f"only {len(kept)} of {count} random genotypes meet the budget after "
+                     f"{max_draws} uniform draws: it admits too few of the space's genotypes "
+                     "for rejection sampling; loosen it")
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,9 @@ class SearchOptimConfig(OptimConfig):
     arch_lr: PositiveFloat = 5e-4
     """Learning rate of the architecture logits (Adam, constant)."""
     arch_betas: pair_of(Momentum) = (0.9, 0.999)  # type: ignore[valid-type]
+    """Adam betas of the architecture logits."""
     arch_weight_decay: NonNegativeFloat = 0.0
+    """Adam weight decay of the architecture logits."""
 
 
 class BudgetConfig(Section):
@@ -47,8 +49,11 @@ class BudgetConfig(Section):
     """
 
     gflops: NonNegativeFloat | None = None
+    """The budget in GFLOPs of the head at the training crop."""
     fraction: Annotated[float, Field(ge=0, le=1)] | None = None
+    """The budget as a fraction of the most expensive head the space allows."""
     weight: NonNegativeFloat = 0.0
+    """Weight of the budget penalty (0: the budget is only reported)."""
 
     def issues(self) -> list[Issue]:
         if self.gflops is not None and self.fraction is not None:
@@ -58,7 +63,10 @@ class BudgetConfig(Section):
 
 
 class SearchTrainerConfig(RunnerConfig):
+    """The search's training loop (Lightning)."""
+
     precision: Literal["32-true", "bf16-mixed", "64-true"] = "32-true"
+    """Lightning's precision."""
 
 
 class SearchConfig(RunIdentity):
@@ -77,6 +85,9 @@ class SearchConfig(RunIdentity):
 
         found = super().issues()
         found += whole_period_issues(self.optim.max_steps, self.trainer.val_every_n_steps)
+        if self.data.val_fraction == 0:
+            found.append((("data", "val_fraction"), "the search scores its architectures on "
+                          "a validation split: must be greater than 0", 0))
         try:
             load_space(self.space).build(self.data.spec().tasks)
         except ConfigError as err:

@@ -53,6 +53,9 @@ def format_report(report: dict[str, Any]) -> str:
         f"({100 * report['fraction_of_max_head']:.1f}% of the most expensive head, "
         f"{report['max_head_gflops']:.3f}); network {report['network_gflops']:.3f} GFLOPs",
     ]
+    if "arch_entropy" in report:
+        lines.append(f"architecture entropy {report['arch_entropy']:.3f} nats (uniform: "
+                     f"{report['arch_entropy_uniform']:.3f})")
     if report["budget_gflops"] is None:
         lines.append("budget: none")
     else:

@@ -118,6 +118,7 @@ def run_search(cfg: SearchConfig, resume: bool = False,
     genotype = module.arch.genotype(trainer.global_step)
     report = search_report(genotype, module.cost_model, module.budget, setup.input_size,
                            backbone_flops(cfg.model.backbone, setup.input_size) / 1e9)
+    report.update(module.arch.entropy_report())
     report["ops_run_total"] = module.ops_run_total
     report["ops_full_total"] = module.ops_full_total
     phases.lap("report")

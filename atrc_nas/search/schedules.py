@@ -24,6 +24,7 @@ class ScheduleConfig(Section):
     fix_gap: Annotated[float, Field(gt=0, le=1)] | None = None
     """Fix a block once softmax top-1 minus top-2 >= fix_gap."""
     early_fixing: bool | None = None
+    """Fix confident blocks during the search (the reference does)."""
 
 
 REFERENCE_TEMPERATURE = (1.0, 0.05)

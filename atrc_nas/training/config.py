@@ -22,12 +22,12 @@ from pydantic_core import PydanticCustomError
 from atrc_nas.config import RESULT_NEUTRAL, Issue, Section
 from atrc_nas.config.schema import (
     BatchLimit,
+    Fraction,
     Momentum,
     Name,
     NonEmptyStr,
     NonNegativeFloat,
     NonNegativeInt,
-    OpenFraction,
     PositiveFloat,
     PositiveInt,
     Seed,
@@ -84,16 +84,22 @@ class DataConfig(Section):
     """Which data, how it is batched and split."""
 
     dataset: DatasetName = "synthetic_nyud"
+    """A registered dataset: synthetic_nyud, synthetic_pascal, nyud, pascal."""
     root: PathText | None = None
     """Folder holding the dataset (real datasets; ``${VAR}`` reads an environment
     variable). For the synthetic ones: the cache folder (default ``$ATRC_NAS_CACHE``)."""
     tasks: Annotated[list[TaskName], Field(min_length=1)] | None = None
     """A subset of the dataset's tasks, in this order (default: all of them)."""
     batch_size: PositiveInt = 8
+    """The global training batch (split over the data-parallel workers)."""
     eval_batch_size: PositiveInt | None = None
+    """Batch of validation and test (default: batch_size)."""
     num_workers: Annotated[NonNegativeInt, RESULT_NEUTRAL] = 0
-    val_fraction: OpenFraction = 0.1
-    """Fraction of the train split carved out for validation (selection decisions)."""
+    """DataLoader worker processes per training process."""
+    val_fraction: Fraction = 0.1
+    """Fraction of the train split carved out for validation (selection decisions). 0: none
+    (the whole train split is trained on, as the reference recipes do; no validation runs,
+    so a training run needs ``trainer.select_by: last`` and a search cannot run)."""
     crop_size: Size | None = None
     """(H, W) of training crops and padded evaluation inputs (default: the dataset's)."""
     options: dict[str, Any] = Field(default_factory=dict)
@@ -132,7 +138,10 @@ class DataConfig(Section):
 
 
 class BackboneConfig(Section):
+    """The backbone and its pretrained weights."""
+
     backbone: BackboneName = "hrnet18s"
+    """A registered backbone: hrnet18s, hrnet48, hrnet_tiny (tests, CPU)."""
     pretrained: PathText | None = None
     """A local ImageNet checkpoint of the backbone (OpenMMLab or timm layout)."""
 
@@ -182,12 +191,18 @@ class ModelConfig(BackboneConfig):
 
 
 class OptimConfig(Section):
+    """SGD with momentum and a poly learning-rate decay (the reference optimiser)."""
+
     lr: PositiveFloat | None = None
     """Learning rate of the weights (SGD); None: the dataset's reference rate."""
     momentum: Momentum = 0.9
+    """SGD momentum."""
     weight_decay: NonNegativeFloat = 5e-4
+    """SGD weight decay."""
     poly_power: NonNegativeFloat = 0.9
+    """The learning rate decays as (1 - step / max_steps) ** poly_power, per step."""
     max_steps: PositiveInt = 40000
+    """Training steps (optimizer updates); a whole number of validation periods."""
     grad_clip: PositiveFloat | None = None
     """Global gradient-norm clip; None: off."""
 
@@ -232,12 +247,15 @@ class RunnerConfig(Section):
     """What both training and search runs share about the Lightning loop."""
 
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
+    """Lightning's accelerator."""
     val_every_n_steps: PositiveInt = 1000
     """Validation (and checkpoint) period in steps; one Lightning epoch each."""
     log_every_n_steps: Annotated[PositiveInt, RESULT_NEUTRAL] = 50
+    """Steps between logged training losses."""
     limit_val_batches: BatchLimit = 1.0
     """Validation batches per period: a count, or a fraction of the split."""
     progress_bar: Annotated[bool, RESULT_NEUTRAL] = True
+    """Lightning's progress bar."""
 
 
 MetricOptions = dict[str, dict[str, Any]]
@@ -248,11 +266,15 @@ class RunTrainerConfig(RunnerConfig):
     devices and strategy the platform sets)."""
 
     precision: Literal["32-true", "bf16-mixed", "16-mixed", "64-true"] = "32-true"
+    """Lightning's precision (16-mixed needs a GPU)."""
     channels_last: bool = False
+    """Run the network in channels-last memory format (GPUs)."""
     save_edge_predictions: Annotated[bool, RESULT_NEUTRAL] = True
-    select_by: Literal["loss", "primary", "delta_m"] = "loss"
-    """What picks the best checkpoint: the validation loss, the primary metric of a
-    single-task run, or Delta_m against ``single_task_references``."""
+    """Write the test split's edge maps as PNGs (for an external BSDS evaluation)."""
+    select_by: Literal["loss", "primary", "delta_m", "last"] = "loss"
+    """What picks the checkpoint that is tested: the validation loss, the primary metric of
+    a single-task run, Delta_m against ``single_task_references``, or the last one (the
+    reference protocol; the only choice without a validation split)."""
     single_task_references: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(
         default_factory=dict)
     """task -> primary validation metric of its single-task run (for select_by delta_m)."""
@@ -342,6 +364,9 @@ class TrainConfig(RunIdentity):
         if stray:
             found.append((("trainer", "single_task_references"), f"task(s) {stray} are not "
                           f"in this run (tasks: {', '.join(spec.tasks)})", stray))
+        if self.data.val_fraction == 0 and t.select_by != "last":
+            found.append((("trainer", "select_by"), "data.val_fraction 0 leaves no validation "
+                          "split to select by: use 'last'", t.select_by))
         if t.select_by == "primary" and len(spec.tasks) != 1:
             found.append((("trainer", "select_by"), f"'primary' needs a single-task run, this "
                           f"one has tasks {list(spec.tasks)}; use 'delta_m' with "

@@ -95,10 +95,12 @@ def _several_devices(devices: int | str | list[int]) -> bool:
     return False
 
 
-def checkpoint_monitor(cfg: TrainConfig, spec: DatasetSpec) -> tuple[str, str]:
+def checkpoint_monitor(cfg: TrainConfig, spec: DatasetSpec) -> tuple[str | None, str]:
     """The logged validation key that picks the best checkpoint, and its mode (the config
-    has checked that the selection suits the run's tasks)."""
+    has checked that the selection suits the run's tasks); None: the newest one."""
     select = cfg.trainer.select_by
+    if select == "last":
+        return None, "max"
     if select == "loss":
         return "val/loss", "min"
     if select == "primary":
@@ -129,7 +131,8 @@ def build_trainer(cfg: TrainConfig, run_dir: Path, spec: DatasetSpec,
         precision=t.precision, max_steps=cfg.optim.max_steps,
         max_epochs=-1, check_val_every_n_epoch=1,  # one epoch = one validation period
         log_every_n_steps=t.log_every_n_steps,
-        limit_val_batches=t.limit_val_batches, gradient_clip_val=cfg.optim.grad_clip,
+        limit_val_batches=t.limit_val_batches if cfg.data.val_fraction else 0,
+        gradient_clip_val=cfg.optim.grad_clip,
         logger=CSVLogger(run_dir, name="logs"),  # version_N per (re)start: nothing overwritten
         callbacks=[checkpoint, ValidationRecord(), LoggingStepIsTrainingStep(),
                    LearningRateMonitor("step"),

@@ -103,8 +103,9 @@ def test_split_indices_deterministic_and_validated():
     assert split_indices(20, 0.25, 0) != split_indices(20, 0.25, 1)
     train, val = split_indices(20, 0.25, 0)
     assert len(val) == 5 and sorted(train + val) == list(range(20))
+    assert split_indices(20, 0.0, 0) == (list(range(20)), [])  # no carve-out
     with pytest.raises(ValueError, match="val_fraction"):
-        split_indices(20, 0.0, 0)
+        split_indices(20, 1.0, 0)
     with pytest.raises(ValueError, match="nothing to train"):
         split_indices(1, 0.5, 0)
 

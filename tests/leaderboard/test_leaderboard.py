@@ -13,6 +13,7 @@ import pytest
 
 from atrc_nas.leaderboard import FORMATS, build, write_leaderboard
 from atrc_nas.leaderboard.__main__ import main
+from atrc_nas.leaderboard.references import reference_rows
 from atrc_nas.platform.layout import ExperimentLayout
 from atrc_nas.platform.records import TrialRecord, write_record
 
@@ -112,9 +113,11 @@ def test_every_format_holds_every_row(tmp_path):
     assert set(paths) == set(FORMATS)
     networks = ["atrc-g1", "atrc-g2", "multi_task", "single_task-semseg", "single_task-depth"]
     text = paths["md"].read_text()
-    assert "| atrc-g1 | 50.4 ± 0 (n=2) | 0.5 ± 0 (n=2) | 10 ± 0 (n=2) |" in text
-    assert re.search(r"\| multi_task \| 44\.1 ± 2\.97 \(n=2\) .* \| -5 ± 7\.071 \(n=2\) \|",
-                     text)
+    assert ("| atrc-g1 | 50.4 ± 0 (n=2, 95% CI ±0) | 0.5 ± 0 (n=2, 95% CI ±0) "
+            "| 10 ± 0 (n=2, 95% CI ±0) | +15 ± 63.5 (paired, n=2): within noise | - |") in text
+    assert re.search(r"\| multi_task \| 44\.1 ± 2\.97 \(n=2, 95% CI ±26\.68\) .* "
+                     r"\| -5 ± 7\.071 \(n=2, 95% CI ±63\.53\) \| - \| - \|", text)
+    assert "- atrc-g1 (★) is within noise of multi_task on Δm" in text
     rows = list(csv.DictReader(io.StringIO(paths["csv"].read_text())))
     assert [r["network"] for r in rows][:3] == networks[:3]
     assert float(rows[2]["delta_m mean"]) == pytest.approx(-5.0)
@@ -214,3 +217,122 @@ def test_a_folder_of_standalone_training_runs(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty")]) == 2
     assert "neither an experiment folder" in capsys.readouterr().err
+
+
+def _with_random_and_trivial(folder: Path) -> Path:
+    """The experiment of ``build_experiment`` with one random genotype (budget 'free'; Delta_m
+    0 and +5 on seeds 0 and 1) and the trivial predictor (semseg 10, depth 0.55)."""
+    selection = json.loads((folder / "selection.json").read_text())
+    selection["genotypes"].append({
+        "genotype_hash": "r1", "genotype_file": str(folder / "genotypes/r1/random-free-1.json"),
+        "reasons": ["random genotype 1 of 1 under budget 'free'"], "objective": None,
+        "head_gflops": 0.3, "budgets": ["free"]})
+    (folder / "selection.json").write_text(json.dumps(selection))
+    for seed, miou in ((0, 42.0), (1, 46.2)):
+        _run(folder, f"atrc-r1-seed{seed}", {"task": None, "id": "atrc-r1"}, seed,
+             {"semseg/miou": miou, "depth/rmse": 0.5}, 0.7)
+    (folder / "trivial.json").write_text(json.dumps({
+        "dataset": "synthetic_nyud", "tasks": TASKS, "input_size": [32, 40],
+        "predictor": {"semseg": {"class": 0}, "depth": {"depth": 2.0}},
+        "test": {"test/semseg/miou": 10.0, "test/depth/rmse": 0.55}}))
+    return folder
+
+
+def test_comparisons_random_pool_and_trivial_rows(tmp_path):
+    board = build([_with_random_and_trivial(build_experiment(tmp_path / "exp"))])
+    rows = {r.network: r for r in board.tables[0]}
+    assert [r.network for r in board.tables[0]] == ["atrc-g1", "atrc-g2", "atrc-r1",
+                                                    "multi_task", "trivial"]
+    g1, r1, mt, trivial = rows["atrc-g1"], rows["atrc-r1"], rows["multi_task"], rows["trivial"]
+    assert r1.kind == "random" and trivial.kind == "trivial" and g1.kind == "genotype"
+    # g1 - multi_task: paired differences 10 and 20
+    assert g1.vs_multi_task.difference == pytest.approx(15.0)
+    assert g1.vs_multi_task.ci == pytest.approx(12.7062047 * 5.0, rel=1e-7)
+    assert g1.vs_multi_task.verdict == "within noise" and g1.vs_multi_task.paired
+    # g1 - random (same budget): paired differences 10 and 5
+    assert g1.vs_random.difference == pytest.approx(7.5)
+    assert g1.vs_random.ci == pytest.approx(12.7062047 * 2.5, rel=1e-7)
+    assert r1.vs_random is None and r1.vs_multi_task.difference == pytest.approx(7.5)
+    assert mt.vs_multi_task is None and mt.vs_random.difference == pytest.approx(-7.5)
+    # trivial: Delta_m of (10 vs 42, 0.55 vs 0.5) = (-76.19 - 10) / 2
+    assert trivial.delta_m.mean == pytest.approx((-3200 / 42 - 10) / 2)
+    assert trivial.metrics["depth/rmse"].mean == 0.55 and not trivial.pareto
+    assert g1.vs_trivial == {"semseg/miou": "better", "depth/rmse": "better"}
+    assert mt.vs_trivial["depth/rmse"] == "within noise"  # 0.575 +- 0.318 vs 0.55
+    paths = write_leaderboard(tmp_path / "exp")
+    text = paths["md"].read_text()
+    assert "| atrc-g1 | 50.4 ± 0 (n=2, 95% CI ±0) |" in text
+    assert "+7.5 ± 31.8 (paired, n=2): within noise |" in text
+    assert "0.575 ± 0.03536 (n=2, 95% CI ±0.3177) ‡" in text
+    assert "- multi_task: depth/rmse not above the trivial predictor (within noise)" in text
+    assert re.search(r"\| trivial \| 10 \(n=1\) \| 0\.55 \(n=1\) \| -43\.1 \(n=1\) \|", text)
+    flat = {r["network"]: r for r in csv.DictReader(io.StringIO(paths["csv"].read_text()))}
+    assert flat["atrc-g1"]["vs random verdict"] == "within noise"
+    assert float(flat["atrc-g1"]["vs multi_task difference"]) == pytest.approx(15.0)
+    assert flat["multi_task"]["depth/rmse vs trivial"] == "within noise"
+    assert float(flat["multi_task"]["delta_m ci95"]) == pytest.approx(12.7062047 * 5.0)
+    data = json.loads(paths["json"].read_text())
+    first = data["tables"][0]["rows"][0]
+    assert first["vs_multi_task"]["verdict"] == "within noise"
+    assert "atrc-g1 (★) is within noise of atrc-r1, multi_task on Δm" in data["tables"][0][
+        "notes"]
+    page = paths["html"].read_text()
+    assert "+7.5 ± 31.8 (paired, n=2): within noise" in page
+    assert "depth/rmse not above the trivial predictor (within noise)" in page
+
+
+def test_an_experiment_of_genotypes_only_borrows_references_on_the_same_data(tmp_path):
+    """A second experiment on the same data trains genotypes only: its Delta_m uses the first
+    one's single-task runs (said in a note), its rows share the first one's table and are
+    compared with its multi-task baseline, and the trivial row appears once."""
+    first = _with_random_and_trivial(build_experiment(tmp_path / "exp"))
+    second = tmp_path / "wide"
+    second.mkdir()
+    (second / "experiment.json").write_text(json.dumps({
+        "name": "wide", "data": {"dataset": "synthetic_nyud", "tasks": TASKS},
+        "train": {"seeds": [0, 1], "baselines": [], "references": {}}}))
+    (second / "selection.json").write_text(json.dumps({"genotypes": [
+        {"genotype_hash": "w1", "genotype_file": "w1.json", "reasons": ["best of budget 'free'"],
+         "objective": 4.0, "head_gflops": 0.9}]}))
+    (second / "trivial.json").write_text((first / "trivial.json").read_text())
+    for seed in (0, 1):  # Delta_m +10 on both seeds against exp's references (42, 0.5)
+        _run(second, f"atrc-w1-seed{seed}", {"task": None, "id": "atrc-w1"}, seed,
+             {"semseg/miou": 50.4, "depth/rmse": 0.5}, 0.9)
+    board = build([first, second])
+    table = board.tables[0]
+    wide = next(r for r in table if r.network == "atrc-w1")
+    assert wide.experiment == "wide" and wide.delta_m.mean == pytest.approx(10.0)
+    assert wide.vs_multi_task.difference == pytest.approx(15.0)  # exp's multi_task
+    assert [r.network for r in table].count("trivial") == 1
+    assert ("wide: Δm references for depth, semseg from exp's single-task runs (the same "
+            "data and model settings)") in board.notes
+
+
+def test_published_reference_rows_join_their_table_and_bad_files_are_refused(tmp_path, capsys):
+    folder = build_experiment(tmp_path / "exp")
+    refs = tmp_path / "refs.yaml"
+    refs.write_text(
+        "references:\n"
+        "  - {name: 'paper: X', source: 'Someone 2021, table 2', dataset: synthetic_nyud,\n"
+        "     tasks: [semseg, depth], backbone: hrnet_tiny, input_size: [32, 40], seeds: 5,\n"
+        "     metrics: {semseg/miou: 55.5, depth/rmse: 0.45}}\n"
+        "  - {name: 'paper: Y', source: 'elsewhere', dataset: nyud, tasks: [semseg],\n"
+        "     backbone: hrnet48, input_size: [425, 560], metrics: {semseg/miou: 46.3}}\n")
+    out = tmp_path / "board.md"
+    assert main([str(folder), "--references", str(refs), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| paper: X | 55.5 (published, 5 seeds) | 0.45 (published, 5 seeds) | - |" in text
+    assert "- paper: X: Someone 2021, table 2" in text
+    assert ("Note: reference row 'paper: Y' (nyud, semseg, hrnet48, 425x560) matches no "
+            "table") in text
+    board = build([folder], reference_rows(refs))
+    first = board.tables[0]
+    assert first[-1].network == "paper: X" and not first[-1].pareto  # after measured rows
+    assert first[0].vs_multi_task is not None  # comparisons unchanged by the reference row
+    refs.write_text("references:\n  - {name: a, source: b, dataset: nyud, tasks: [semseg],\n"
+                    "     backbone: hrnet48, input_size: [4, 4], metrics: {semseg/rmse: 1.0}}\n")
+    capsys.readouterr()
+    assert main([str(folder), "--references", str(refs)]) == 2
+    err = capsys.readouterr().err
+    assert "references[0].metrics: ['semseg/rmse'] are not primary metrics" in err
+    assert "Traceback" not in err

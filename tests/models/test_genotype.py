@@ -48,6 +48,24 @@ def test_published_genotype_loads():
     assert [s for s, _ in g.sources("edge")] == list(NYUD)
 
 
+PASCAL = ("semseg", "human_parts", "sal", "normals", "edge")
+
+
+@pytest.mark.parametrize(("name", "tasks", "rows"), [
+    ("nyud_hrnet48", NYUD, {"semseg": [3, 0, 0, 4], "depth": [4, 1, 1, 4],
+                            "normals": [4, 1, 1, 4], "edge": [3, 3, 3, 3]}),
+    ("pascal_hrnet18s", PASCAL, {"semseg": [3, 3, 4, 0, 4], "human_parts": [3, 3, 4, 3, 4],
+                                 "sal": [3, 3, 3, 4, 3], "normals": [3, 3, 3, 3, 4],
+                                 "edge": [3, 3, 3, 1, 3]}),
+])
+def test_the_other_published_genotypes_hold_the_published_matrices(name, tasks, rows):
+    """The matrices of the original project's genotypes/ folder (rows: targets)."""
+    assert set(published_genotypes()) >= {"nyud_hrnet18s", "nyud_hrnet48", "pascal_hrnet18s"}
+    g = resolve_genotype(f"published:{name}", tasks=tasks)
+    assert g.tasks == tasks and g.step == 40000
+    assert g.codes() == _data(rows, tasks)
+
+
 def test_round_trip_preserves_extra_keys(tmp_path):
     payload = {"data": _data(), "step": 123, "note": {"seed": 0}, "space": "atrc"}
     g = Genotype.load(_write(tmp_path / "in.json", payload))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -209,6 +210,8 @@ def test_an_experiment_without_search_joins_a_running_cluster(cluster, tmp_path)
     ("train.trainer.strategy=ddp", "train.trainer.strategy: unknown key"),
     ("train.genotypes=[published:nope]", "train.genotypes: unknown published genotype"),
     ("train.seeds=[1, 1]", "train.seeds: a seed is listed twice"),
+    ("train.baselines=[multi_task, multi_task]", "train.baselines: a baseline is listed twice"),
+    ("train.random.count=0", "train.random.count: must be greater than 0"),
 ])
 def test_bad_experiments_fail_before_ray_starts(tmp_path, capsys, override, message):
     config = _write(tmp_path)
@@ -243,7 +246,9 @@ def test_a_cluster_that_does_not_answer_is_refused_within_seconds(tmp_path, caps
 
 def test_dry_run_prints_the_plan_without_starting_ray(tmp_path, capsys):
     config = _write(tmp_path)
-    done = subprocess.run([sys.executable, "-m", "atrc_nas.launch", str(config), "--dry-run"],
+    done = subprocess.run([sys.executable, "-m", "atrc_nas.launch", str(config),
+                           "train.baselines=[multi_task, random]", "train.random.count=2",
+                           "--dry-run"],
                           cwd=REPO, capture_output=True, text=True, timeout=120,
                           env=_user_env())
     assert done.returncode == 0, done.stderr
@@ -253,4 +258,6 @@ def test_dry_run_prints_the_plan_without_starting_ray(tmp_path, capsys):
         assert f"{key}: 4 steps, CPU 1" in out
     assert "after the search: the best genotype of each budget" in out
     assert "multi_task-seed0: 4 steps, CPU 0.96" in out
+    assert "random genotypes: 2 per budget (free, half), 1 seed(s) each" in out
+    assert len(re.findall(r"atrc-[0-9a-f]{16}-seed0: 4 steps", out)) == 4
     assert not (tmp_path / "runs" / "tiny").exists()  # nothing written, no cluster

@@ -57,7 +57,8 @@ def test_every_sample_runs_for_every_seed_and_budget_with_the_same_values(tmp_pa
     assert states["s01-seed1-half"] == State.RUNNING
 
 
-@pytest.mark.parametrize("name", ["quickstart", "nyud", "nyud_hrnet48", "pascal"])
+@pytest.mark.parametrize("name", ["quickstart", "synthetic_study", "synthetic_study_wide", "nyud",
+                                  "nyud_hrnet48", "pascal"])
 def test_shipped_experiments_validate(tmp_path, monkeypatch, name):
     from atrc_nas.config import load_config
     from atrc_nas.platform.config import ExperimentConfig
@@ -68,10 +69,13 @@ def test_shipped_experiments_validate(tmp_path, monkeypatch, name):
     for weights in ("hrnetv2_w18_small-b5a04e21.pth", "hrnetv2_w48-d2186c55.pth"):
         (tmp_path / weights).write_bytes(b"")
     # as on a GPU node (a local cluster's resources are checked before it starts)
-    overrides = [] if name == "quickstart" else ["ray.num_cpus=32", "ray.num_gpus=4"]
+    synthetic = name in ("quickstart", "synthetic_study", "synthetic_study_wide")
+    overrides = [] if synthetic else ["ray.num_cpus=32", "ray.num_gpus=4"]
     experiment = load_config(f"experiments/{name}.yaml", ExperimentConfig, overrides,
                              checks=check_experiment)
-    assert len(SearchStage(experiment).plan({})) >= 4
+    search = experiment.search
+    assert len(SearchStage(experiment).plan({})) == (
+        len(search.seeds) * len(search.budgets) * search.num_samples) >= 2
 
 
 class _Trial:

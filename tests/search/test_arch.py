@@ -75,6 +75,13 @@ def test_entropy_is_the_mean_over_searched_blocks_with_finite_gradients():
     # uniform logits: log 4 on the diagonal, log 5 off it; the pinned pair is not searched
     expected = (2 * math.log(4) + math.log(5)) / 3
     assert float(arch.entropy().detach()) == pytest.approx(expected, rel=1e-6)
+    assert arch.entropy_report() == pytest.approx({"arch_entropy": expected,
+                                                   "arch_entropy_uniform": expected}, rel=1e-6)
+    with torch.no_grad():
+        arch.logits[arch.searched] = torch.where(arch.available[arch.searched], 0.0, -1.0)
+        arch.logits[arch.searched, 0] = 50.0  # certain: entropy about 0
+    assert arch.entropy_report()["arch_entropy"] == pytest.approx(0.0, abs=1e-12)
+    assert arch.entropy_report()["arch_entropy_uniform"] == pytest.approx(expected)
     with torch.no_grad():
         arch.logits.normal_()
     arch.entropy().backward()

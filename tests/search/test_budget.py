@@ -13,7 +13,7 @@ from atrc_nas.models.genotype import Genotype, resolve_genotype
 from atrc_nas.models.heads import HeadDims
 from atrc_nas.models.space import SearchSpace
 from atrc_nas.search.arch import Architecture
-from atrc_nas.search.budget import Budget, HeadCostModel, head_cost_range
+from atrc_nas.search.budget import Budget, HeadCostModel, head_cost_range, random_genotypes
 from atrc_nas.search.config import BudgetConfig
 from atrc_nas.search.report import format_report, search_report
 from atrc_nas.search.space_io import load_space
@@ -128,3 +128,53 @@ def test_report_says_the_cost_and_whether_the_budget_is_met(two_tasks):
         assert report["network_gflops"] == pytest.approx(0.5 + cost / 1e9)
         text = format_report(report)
         assert ("meets it" if verdict else "EXCEEDS it") in text and "step 5" in text
+
+
+def test_batch_cost_equals_the_cost_of_each_genotype(two_tasks, nyud_wide):
+    arch, model = two_tasks
+    every = list(itertools.product(*(range(len(c)) for c in arch.candidates)))
+    costs = model.batch_cost(torch.tensor(every))
+    assert costs.tolist() == pytest.approx([model.indices_cost(c) for c in every], rel=1e-12)
+    _, _, wide = nyud_wide
+    sizes = torch.tensor([len(c) for c in wide.arch.candidates])
+    draws = (torch.rand(50, len(sizes), generator=torch.Generator().manual_seed(0))
+             * sizes).long()
+    assert wide.batch_cost(draws).tolist() == pytest.approx(
+        [wide.indices_cost(d) for d in draws.tolist()], rel=1e-12)
+
+
+def test_random_genotypes_are_the_feasible_ones_reproducibly(two_tasks):
+    """Rejection sampling finds exactly the genotypes under the budget (against
+    enumeration), the same ones for the same seed, and says when too few exist."""
+    arch, model = two_tasks
+    budget = BudgetConfig(fraction=0.8)
+    limit = 0.8 * model.max_cost()
+    feasible = {arch.space.freeze_indices(dict(zip(arch.pairs, c, strict=True)), 0)
+                .stable_hash()
+                for c in itertools.product(*(range(len(k)) for k in arch.candidates))
+                if model.indices_cost(c) <= limit}
+    assert 1 < len(feasible) < len(list(itertools.product(*arch.candidates)))
+    drawn = random_genotypes(model, budget, len(feasible), seed=3)
+    assert {g.stable_hash() for g, _ in drawn} == feasible
+    assert all(cost == pytest.approx(model.genotype_cost(g)) and cost <= limit
+               for g, cost in drawn)
+    few = random_genotypes(model, budget, 3, seed=3)
+    assert [g.stable_hash() for g, _ in few] == [
+        g.stable_hash() for g, _ in random_genotypes(model, budget, 3, seed=3)]
+    assert [g.stable_hash() for g, _ in few] != [
+        g.stable_hash() for g, _ in random_genotypes(model, budget, 3, seed=4)]
+    with pytest.raises(ValueError, match=f"only {len(feasible)} of {len(feasible) + 1} "
+                                         "random genotypes meet the budget"):
+        random_genotypes(model, budget, len(feasible) + 1, seed=3, batch=256, max_draws=4096)
+
+
+def test_random_genotypes_are_uniform_over_each_pair(nyud_wide):
+    """Without a budget every pair's op is drawn uniformly from its candidates."""
+    _, _, model = nyud_wide
+    drawn = random_genotypes(model, BudgetConfig(), 400, seed=0)
+    for pair, ops in zip(model.arch.pairs, model.arch.candidates, strict=True):
+        counts = [0] * len(ops)
+        for genotype, _ in drawn:
+            counts[ops.index(genotype.ops[pair])] += 1
+        expected = 400 / len(ops)
+        assert max(abs(c - expected) for c in counts) < 4 * expected ** 0.5

@@ -227,6 +227,25 @@ def test_checkpoint_selection_modes(tmp_path):
             "single_task_references": {"semseg": 10.0, "depth": 1.0}}})
 
 
+def test_the_whole_train_split_and_the_last_checkpoint(tmp_path):
+    """val_fraction 0 trains on every training image, runs no validation and tests the last
+    checkpoint (the reference protocol)."""
+    cfg = parse_config(TrainConfig, {
+        **TINY, "name": "whole", "output_dir": str(tmp_path),
+        "data": {**TINY["data"], "val_fraction": 0},
+        "trainer": {**TINY["trainer"], "select_by": "last"}})
+    from atrc_nas.training.run import build_datamodule, checkpoint_monitor
+
+    assert checkpoint_monitor(cfg, cfg.data.spec()) == (None, "max")
+    datamodule = build_datamodule(cfg.data, cfg.seed, cfg.trainer.val_every_n_steps)
+    datamodule.setup("fit")
+    assert len(datamodule.train_set) == 20 and len(datamodule.val_set) == 0
+    metrics = train(cfg).metrics
+    assert metrics["val"] == {} and metrics["steps"] == 4
+    assert metrics["best_checkpoint"].endswith("step4.ckpt")
+    assert "test/semseg/miou" in metrics["test"]
+
+
 def test_delta_m_is_logged_and_drives_selection(tmp_path):
     from atrc_nas.metrics import delta_m, primary_metrics
 
