@@ -120,6 +120,9 @@ def test_killed_launcher_resumes_without_redoing_finished_work(tmp_path):
     assert "continuing the training stage" in rerun.stderr
     assert "training stage:" in rerun.stdout and "delta_m" not in rerun.stdout  # no refs
     assert "leaderboard:" in rerun.stdout and "| multi_task |" in rerun.stdout
+    # the reference row and the comparison columns (no Delta_m without references: "-")
+    assert "| trivial | " in rerun.stdout and "| vs multi_task | vs random |" in rerun.stdout
+    assert json.loads(ExperimentLayout(folder).trivial_file.read_text())["test"]
     for suffix in ("csv", "md", "json", "html"):
         assert (folder / f"leaderboard.{suffix}").is_file()
     assert json.loads((folder / "provenance.json").read_text())["git"]["commit"]
