@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ def backbone_state(checkpoint: Path) -> dict[str, Any]:
 def _pretrain(cfg: TrainConfig, args: argparse.Namespace) -> str:
     import torch
 
-    from atrc_nas.fileio import atomic_write_json
+    from atrc_nas.fileio import atomic_write_bytes, atomic_write_json
     from atrc_nas.platform.provenance import config_hash, git_state, versions
     from atrc_nas.run_dir import CHECKPOINT_DIR, LAST_CHECKPOINT
     from atrc_nas.training.run import train
@@ -53,14 +54,14 @@ def _pretrain(cfg: TrainConfig, args: argparse.Namespace) -> str:
                           "record is written beside it as .json")
     result = train(cfg, resume=args.resume)
     state = backbone_state(result.run_dir / CHECKPOINT_DIR / LAST_CHECKPOINT)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    torch.save(state, partial)
-    partial.replace(out)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    weights = buffer.getvalue()
+    atomic_write_bytes(out, weights)
     config = cfg.model_dump(mode="json")
     metrics = result.metrics
     atomic_write_json(out.with_suffix(".json"), {
-        "weights": out.name, "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
+        "weights": out.name, "sha256": hashlib.sha256(weights).hexdigest(),
         "backbone": cfg.model.backbone, "tensors": len(state),
         "command": "python -m atrc_nas.pretrain " + " ".join(sys.argv[1:]),
         "config": config, "config_hash": config_hash(config), "git": git_state(),
