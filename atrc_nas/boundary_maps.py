@@ -44,7 +44,8 @@ def _deletable(code: int, second: bool) -> bool:
     return crossings == 1 and 2 <= min(n1, n2) <= 3 and g3
 
 
-_TABLES = tuple(
+# deletion tables of the two subiterations, indexed by the neighbour code sum_k x_k << (k-1)
+DELETE_TABLES = tuple(
     np.array([_deletable(code, second) for code in range(256)], dtype=bool)
     for second in (False, True)
 )
@@ -79,7 +80,7 @@ def thin(masks: np.ndarray) -> np.ndarray:
         code = np.zeros(candidates.size, dtype=np.uint8)
         for bit, offset in enumerate(offsets):
             code |= flat[candidates + offset].view(np.uint8) << np.uint8(bit)
-        deleted = candidates[_TABLES[sub][code]]
+        deleted = candidates[DELETE_TABLES[sub][code]]
         flat[deleted] = False
         idle = idle + 1 if deleted.size == 0 else 0
         if deleted.size:

@@ -120,6 +120,10 @@ SEARCH_CASES = [
     ([SEARCH, "data.val_fraction=0"], "data.val_fraction: the search scores its architectures "
                                       "on a validation split: must be greater than 0"),
     ([SEARCH, "optim.arch_lr=0"], "optim.arch_lr: must be greater than 0"),
+    ([SEARCH, "trainer.val_metric_options.edge.num_thresholds=0"],
+     "trainer.val_metric_options.edge.num_thresholds: must be greater than or equal to 1"),
+    ([SEARCH, "trainer.val_metric_options.sal={}"],
+     "trainer.val_metric_options.sal: task 'sal' is not evaluated"),
     ([SEARCH, "optim.arch_betas=[0.9]"], "optim.arch_betas[1]: required key missing"),
     ([SEARCH, "budget.gflops=1", "budget.fraction=0.5"], "budget.fraction: give the budget as "
                                                          "gflops or as fraction, not both"),

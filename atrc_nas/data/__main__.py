@@ -104,7 +104,8 @@ def build_parser() -> ArgumentParser:
     )
     show.add_argument("--dataset", default="synthetic_nyud", choices=datasets)
     show.add_argument("--root", help="dataset folder (synthetic: cache folder, optional)")
-    show.add_argument("--split", default="train", help="train, or the held-out split")
+    show.add_argument("--split", default="train", help="train, or test: the held-out split "
+                      "(NYUD, PASCAL: also by their own name, val)")
     show.add_argument("--num", type=_positive, default=4, help="number of samples (rows)")
     show.add_argument("--out", default="samples.png", help="PNG to write")
     show.add_argument(

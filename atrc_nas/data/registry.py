@@ -42,6 +42,12 @@ def _options_model(cls: type, bound: tuple[str, ...]) -> type:
                            exclude=(*_BUILDER_ARGS, *bound))
 
 
+HELD_OUT = "test"
+"""What the platform calls every dataset's held-out split (its metrics are ``test/...``),
+whatever the dataset's own name for it (NYUD-v2 and PASCAL-Context: ``val``); ``val`` in
+metric names and configs always means the validation split carved from train."""
+
+
 @dataclass(frozen=True)
 class DatasetEntry:
     spec: DatasetSpec
@@ -135,14 +141,17 @@ def build_dataset(
     transform: Callable[..., Any] | None = None,
     **options: Any,
 ) -> Any:
-    """The ``split`` of dataset ``name``; ``options`` go to its loader (e.g. ``num_images``,
+    """The ``split`` of dataset ``name`` (``"test"``: its held-out split under any name);
+    ``options`` go to its loader (e.g. ``num_images``,
     ``image_size``, ``seed``, ``local_structure`` for the synthetic ones) after validation
     against its options schema (a ConfigError otherwise)."""
     entry = dataset_entry(name)
+    if split == HELD_OUT:
+        split = entry.held_out_split
     if split not in entry.splits:
-        raise ConfigError(
-            f"dataset {name!r} has no split {split!r}; valid splits: {', '.join(entry.splits)}"
-        )
+        also = "" if entry.held_out_split == HELD_OUT else f" ({HELD_OUT!r}: the held-out one)"
+        raise ConfigError(f"dataset {name!r} has no split {split!r}; valid splits: "
+                          f"{', '.join(entry.splits)}{also}")
     if entry.in_folder and root is None:
         raise ConfigError(f"dataset {name!r} needs root=<folder holding the dataset>: "
                           f"{entry.how_to_get}")

@@ -43,8 +43,9 @@ def requested() -> str:
 
 def _warn_fallback(scope: str, reason: str) -> None:
     warnings.warn(
-        f"atrc_nas.ops: {scope}local attention uses the pure-PyTorch kernels (several times "
-        f"slower): {reason}. Run `python -m atrc_nas.ops build` to see the build log, or set "
+        f"atrc_nas.ops: {scope}local attention uses the pure-PyTorch kernels, the boundary "
+        f"metric its NumPy ones (several times slower): {reason}. Run `python -m atrc_nas.ops "
+        f"build` to see the build log, or set "
         f"{ENV_BACKEND}=torch to choose these kernels without this warning.",
         RuntimeWarning,
         stacklevel=5,  # the caller of local_attention

@@ -37,6 +37,7 @@ CPU_FILES = (
     "local_attention_common.h",
     "local_attention_cpu_kernels.h",
     "local_attention_cpu.cpp",
+    "boundary_counts_cpu.cpp",
 )
 CUDA_FILES = (
     "local_attention_cuda.h",

@@ -3,7 +3,9 @@
 ``atrc::local_attention_fwd(q, k, v, kernel_size, dilation) -> (out, attn)`` returns the output
 and the softmax weights ``attn`` [B, k*k, H, W] (saved for backward; float32 for half and
 bfloat16 inputs). ``atrc::local_attention_bwd(grad_out, q, k, v, attn, kernel_size, dilation)
--> (dq, dk, dv)``. The pure-PyTorch kernels are registered for every device
+-> (dq, dk, dv)``. ``atrc::boundary_counts(prob, gt, thresholds, offsets, tables)`` counts
+the boundary F-measure's matches per threshold (``atrc_nas.ops.edge_counts``; no autograd).
+The pure-PyTorch (and NumPy) kernels are registered for every device
 (CompositeExplicitAutograd); the compiled extension, once loaded, registers CPU (and CUDA)
 kernels that take precedence on those devices.
 """
@@ -15,7 +17,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import register_flop_formula
 
-from atrc_nas.ops import fallback
+from atrc_nas.ops import edge_counts, fallback
 from atrc_nas.ops.checks import check_args
 
 NAMESPACE = "atrc"
@@ -31,11 +33,17 @@ _LIB.define(
     "local_attention_bwd(Tensor grad_out, Tensor query, Tensor key, Tensor value, Tensor attn,"
     " int kernel_size, int dilation) -> (Tensor, Tensor, Tensor)"
 )
+_LIB.define(
+    "boundary_counts(Tensor prob, Tensor gt, Tensor thresholds, Tensor offsets, Tensor tables)"
+    " -> Tensor"
+)
 _LIB.impl("local_attention_fwd", fallback.forward, "CompositeExplicitAutograd")
 _LIB.impl("local_attention_bwd", fallback.backward, "CompositeExplicitAutograd")
+_LIB.impl("boundary_counts", edge_counts.numpy_kernel, "CompositeExplicitAutograd")
 
 forward_op = torch.ops.atrc.local_attention_fwd
 backward_op = torch.ops.atrc.local_attention_bwd
+boundary_counts_op = torch.ops.atrc.boundary_counts
 
 
 @torch.library.register_fake(FORWARD)

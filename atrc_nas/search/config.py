@@ -19,9 +19,11 @@ from atrc_nas.search.schedules import ScheduleConfig
 from atrc_nas.training.config import (
     BackboneConfig,
     DataConfig,
+    MetricOptions,
     OptimConfig,
     RunIdentity,
     RunnerConfig,
+    metric_option_issues,
     whole_period_issues,
 )
 
@@ -67,6 +69,10 @@ class SearchTrainerConfig(RunnerConfig):
 
     precision: Literal["32-true", "bf16-mixed", "64-true"] = "32-true"
     """Lightning's precision."""
+    val_metric_options: MetricOptions = Field(default_factory=dict)
+    """task -> options of its metric in the search's validations, e.g.
+    {edge: {num_thresholds: 19}} (the derived network's metrics: reported, and the sweep's
+    objective when it names a task)."""
 
 
 class SearchConfig(RunIdentity):
@@ -92,4 +98,7 @@ class SearchConfig(RunIdentity):
             load_space(self.space).build(self.data.spec().tasks)
         except ConfigError as err:
             found.append((("space",), str(err), self.space))
+        if not found:  # the metric classes import torch: checked once the rest is right
+            found += metric_option_issues(self.data.spec(), self.trainer.val_metric_options,
+                                          ("trainer", "val_metric_options"))
         return found

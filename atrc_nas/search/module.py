@@ -9,6 +9,7 @@ fixed. Validation uses the one-hot argmax architecture.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import lightning.pytorch as pl
@@ -36,6 +37,7 @@ class SearchModule(pl.LightningModule):
         self, network: SearchNetwork, arch: Architecture, spec: DatasetSpec,
         optim: SearchOptimConfig, schedule: Schedule, cost_model: HeadCostModel | None = None,
         budget: Budget | None = None, normals_centroids: torch.Tensor | None = None,
+        val_metric_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         if budget is not None and budget.active and cost_model is None:
@@ -54,7 +56,7 @@ class SearchModule(pl.LightningModule):
         self.cost_model = cost_model
         self.budget = budget
         self.objective = MultiTaskObjective(spec, normals_centroids)
-        self.val_evaluator = MultiTaskEvaluator(spec)
+        self.val_evaluator = MultiTaskEvaluator(spec, metric_options=val_metric_options)
         self.ops_run_total = 0  # blocks evaluated by training steps so far
         self.ops_full_total = 0  # blocks a search without skipping would have evaluated
         self.val_metrics: dict[str, float] = {}

@@ -69,7 +69,8 @@ def build_search(cfg: SearchConfig) -> SearchSetup:
     cost_model = HeadCostModel.build(arch, spec, network.dims, input_size)
     budget = Budget.resolve(cfg.budget, cost_model)
     module = SearchModule(network, arch, spec, cfg.optim, schedule, cost_model, budget,
-                          normals_centroids=datamodule.normals_centroids)
+                          normals_centroids=datamodule.normals_centroids,
+                          val_metric_options=cfg.trainer.val_metric_options)
     return SearchSetup(datamodule, module, input_size)
 
 

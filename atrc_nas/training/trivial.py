@@ -3,9 +3,11 @@ statistics scores on the test split, so a leaderboard shows how far above "learn
 nothing" every network is.
 
 Per task one constant prediction from the training split (the carve-out for validation left
-out): the most frequent class (semseg, human_parts, sal), the mean depth and the mean normal
-direction over valid pixels, and an all-background edge map. It is scored with the run's own
-test metrics (the same options, the same pooled sums).
+out), chosen by the task's output kind in the registry (``atrc_nas.tasks``) over the pixels
+its ``valid_mask`` keeps: the most frequent class (class maps), the mean value (``clamp``:
+depth), the mean direction (``l2norm``: normals), no positive pixel anywhere
+(``sigmoid``: edges). It is scored with the run's own test metrics (the same options, the
+same pooled sums).
 """
 
 from __future__ import annotations
@@ -17,67 +19,72 @@ import torch
 
 from atrc_nas.data.spec import DatasetSpec
 from atrc_nas.metrics.evaluator import MultiTaskEvaluator
-from atrc_nas.tasks import IGNORE_INDEX
+from atrc_nas.tasks import TaskSpec, get_task
 from atrc_nas.training.config import TrainConfig
 
 MARGIN = 30.0  # logits that make a constant choice certain (softmax/sigmoid saturate)
 
 
+def _label_tensor(task: TaskSpec, raw: np.ndarray) -> torch.Tensor:
+    """A raw label (HxW or HxWxC) in the tensor layout of ``atrc_nas.tasks`` ([H, W] class
+    maps, else [C, H, W])."""
+    label = torch.from_numpy(np.asarray(raw))
+    if task.is_classification:
+        return label
+    return label[None] if label.dim() == 2 else label.permute(2, 0, 1)
+
+
 def label_statistics(dataset: Any, indices: list[int], spec: DatasetSpec
                      ) -> dict[str, Any]:
     """Per task, the constant a trivial predictor outputs (see the module docstring)."""
-    counts: dict[str, np.ndarray] = {}
-    depth_sum, depth_n = 0.0, 0
-    normal_sum = np.zeros(3)
+    sums: dict[str, torch.Tensor] = {}
+    pixels: dict[str, int] = {}
     for index in indices:
         sample = dataset.load_raw(index)
-        for task in spec.tasks:
-            label = np.asarray(sample[task])
-            if task in ("semseg", "human_parts", "sal"):
-                valid = label[label != IGNORE_INDEX].astype(np.int64)
-                counts[task] = counts.get(task, 0) + np.bincount(
-                    valid, minlength=spec.num_classes.get(task, 2))
-            elif task == "depth":
-                valid = label[(label != IGNORE_INDEX) & (label > 0)]
-                depth_sum += float(valid.sum(dtype=np.float64))
-                depth_n += valid.size
-            elif task == "normals":
-                ok = (label != IGNORE_INDEX).all(axis=-1) & (np.abs(label).sum(axis=-1) > 0)
-                normal_sum += label[ok].sum(axis=0, dtype=np.float64)
+        for name in spec.tasks:
+            task = get_task(name)
+            label = _label_tensor(task, sample[name])
+            valid = task.valid_mask(label)
+            if task.is_classification:
+                total = torch.bincount(label[valid].long(), minlength=spec.channels(name))
+            else:
+                total = label.double()[:, valid[0]].sum(dim=1)  # [C]
+            sums[name] = sums[name] + total if name in sums else total
+            pixels[name] = pixels.get(name, 0) + int(valid.sum())
     stats: dict[str, Any] = {}
-    for task in spec.tasks:
-        if task in counts:
-            stats[task] = {"class": int(np.argmax(counts[task]))}
-        elif task == "depth":
-            stats[task] = {"depth": depth_sum / max(depth_n, 1)}
-        elif task == "normals":
-            stats[task] = {"normal": (normal_sum / max(np.linalg.norm(normal_sum), 1e-12)
-                                      ).tolist()}
-        elif task == "edge":
-            stats[task] = {"edge": "background everywhere"}
+    for name in spec.tasks:
+        task = get_task(name)
+        if task.is_classification:
+            stats[name] = {"class": int(torch.argmax(sums[name]))}
+        elif task.output == "clamp":
+            stats[name] = {"mean": float(sums[name][0]) / max(pixels[name], 1)}
+        elif task.output == "l2norm":
+            stats[name] = {"direction": (sums[name] / sums[name].norm().clamp_min(1e-12)
+                                         ).tolist()}
+        else:  # sigmoid
+            stats[name] = {"every pixel": "background"}
     return stats
 
 
 def constant_outputs(stats: dict[str, Any], spec: DatasetSpec, batch: dict[str, Any]
                      ) -> dict[str, torch.Tensor]:
     """The trivial predictor's raw outputs for one batch, at label resolution."""
-    images = batch["image"]
-    b, _, h, w = images.shape
+    b, _, h, w = batch["image"].shape
     outputs: dict[str, torch.Tensor] = {}
-    for task in spec.tasks:
-        channels = spec.channels(task)
-        value = stats[task]
+    for name in spec.tasks:
+        value = stats[name]
+        channels = spec.channels(name)
         if "class" in value:
             out = torch.zeros(b, channels, h, w)
             out[:, value["class"]] = MARGIN
-        elif "depth" in value:
-            out = torch.full((b, 1, h, w), float(value["depth"]))
-        elif "normal" in value:
-            out = torch.tensor(value["normal"], dtype=torch.float32).view(1, 3, 1, 1).expand(
-                b, 3, h, w).clone()
-        else:  # edge: no boundary anywhere
+        elif "mean" in value:
+            out = torch.full((b, channels, h, w), float(value["mean"]))
+        elif "direction" in value:
+            out = torch.tensor(value["direction"], dtype=torch.float32).view(
+                1, channels, 1, 1).expand(b, channels, h, w).clone()
+        else:  # no positive pixel anywhere
             out = torch.full((b, channels, h, w), -MARGIN)
-        outputs[task] = out
+        outputs[name] = out
     return outputs
 
 

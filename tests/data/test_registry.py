@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fixtures import NYUD_VAL, build_nyud
 
 from atrc_nas.data.check import folder_datasets
 from atrc_nas.data.io import FolderDataset
@@ -27,10 +28,18 @@ def test_unknown_name_lists_valid_ones():
 
 
 def test_bad_split_and_missing_root():
-    with pytest.raises(ValueError, match="valid splits: train, test"):
+    with pytest.raises(ValueError, match=r"valid splits: train, test$"):
         build_dataset("synthetic_nyud", "val")
+    with pytest.raises(ValueError, match=r"valid splits: train, val \('test': the held-out"):
+        build_dataset("nyud", "tst", root="unused")
     with pytest.raises(ValueError, match="needs root"):
         build_dataset("pascal", "train")
+
+
+def test_test_names_the_held_out_split_of_every_dataset(tmp_path):
+    build_nyud(tmp_path)
+    held_out = build_dataset("nyud", "val", root=tmp_path)
+    assert build_dataset("nyud", "test", root=tmp_path).ids == held_out.ids == list(NYUD_VAL)
 
 
 def test_builds_synthetic_with_options_and_tasks():

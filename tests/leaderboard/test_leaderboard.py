@@ -233,7 +233,7 @@ def _with_random_and_trivial(folder: Path) -> Path:
              {"semseg/miou": miou, "depth/rmse": 0.5}, 0.7)
     (folder / "trivial.json").write_text(json.dumps({
         "dataset": "synthetic_nyud", "tasks": TASKS, "input_size": [32, 40],
-        "predictor": {"semseg": {"class": 0}, "depth": {"depth": 2.0}},
+        "predictor": {"semseg": {"class": 0}, "depth": {"mean": 2.0}},
         "test": {"test/semseg/miou": 10.0, "test/depth/rmse": 0.55}}))
     return folder
 

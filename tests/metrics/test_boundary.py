@@ -5,8 +5,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from atrc_nas.metrics import boundary
-from atrc_nas.metrics.boundary import BoundaryFMeasure, EdgeMatcher, edge_thresholds
+from atrc_nas.metrics.boundary import BoundaryFMeasure, edge_thresholds
 from atrc_nas.tasks import EDGE_BOUNDARY_GT
 
 IGNORE = 255
@@ -153,18 +152,6 @@ def test_matching_is_one_to_one():
     assert metric.compute()["odsf"].item() == pytest.approx(100 * 2 / 3)  # P 1/2, R 1
 
 
-def test_edge_matcher_prefers_a_complete_matching():
-    # a greedy nearest-first choice would pair pred (0,1) with GT (0,1) and leave GT (0,0)
-    # without partner; the maximum matching pairs both
-    gt = np.zeros((3, 4), dtype=bool)
-    gt[0, 0] = gt[0, 2] = True
-    pred = np.zeros_like(gt)
-    pred[0, 1] = pred[0, 3] = True
-    assert EdgeMatcher(gt, 1.0).count(pred) == 2
-    assert EdgeMatcher(gt, 0.5).count(pred) == 0
-    assert EdgeMatcher(np.zeros_like(gt), 3.0).count(pred) == 0
-
-
 def test_all_ignore_batch_adds_nothing():
     metric = BoundaryFMeasure(0.011, num_thresholds=4)
     metric.update(torch.rand(2, 1, 8, 9), torch.full((2, 1, 8, 9), float(IGNORE)))
@@ -179,18 +166,6 @@ def test_thresholds_and_bad_input():
         BoundaryFMeasure(0.011, num_thresholds=0)
     with pytest.raises(ValueError, match="resolution"):
         BoundaryFMeasure(0.011).update(torch.rand(1, 1, 8, 8), torch.zeros(1, 1, 4, 4))
-
-
-def test_chunked_thinning_and_gathering_give_the_same_counts(monkeypatch):
-    probs, labels = _random_batch(4)
-    whole = BoundaryFMeasure(0.15, num_thresholds=7)
-    whole.update(*_tensors(probs, labels))
-    monkeypatch.setattr(boundary, "_THIN_BUDGET", 16 * 18 * 2)  # two thresholds per chunk
-    monkeypatch.setattr(EdgeMatcher, "_GATHER_BUDGET", 64)
-    chunked = BoundaryFMeasure(0.15, num_thresholds=7)
-    chunked.update(*_tensors(probs, labels))
-    for name in ("matched_pred", "pred", "gt", "ois_counts"):
-        assert torch.equal(getattr(whole, name), getattr(chunked, name))
 
 
 def test_ground_truth_option_names_the_batch_key():

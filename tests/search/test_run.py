@@ -14,7 +14,7 @@ from atrc_nas.search.__main__ import main
 from atrc_nas.search.callbacks import GENOTYPE_FILE, HISTORY_FILE, HISTORY_PLOT, read_history
 from atrc_nas.search.config import SearchConfig
 from atrc_nas.search.report import REPORT_FILE
-from atrc_nas.search.run import run_search
+from atrc_nas.search.run import build_search, run_search
 
 STEPS, PERIOD = 4, 2
 
@@ -154,3 +154,13 @@ def test_cli_reports_config_errors(tmp_path, capsys):
 def test_experiment_config_loads():
     cfg = load_config("experiments/search_synthetic.yaml", SearchConfig)
     assert cfg.model.backbone == "hrnet_tiny" and cfg.data.options["local_structure"]
+
+
+def test_validation_metric_options_reach_the_search_module(tmp_path):
+    cfg = _config(tmp_path, "options", trainer={
+        "accelerator": "cpu", "val_every_n_steps": PERIOD, "progress_bar": False,
+        "val_metric_options": {"edge": {"num_thresholds": 7}}})
+    evaluator = build_search(cfg).module.val_evaluator
+    assert len(evaluator.metrics["edge"].thresholds) == 7
+    assert len(build_search(_config(tmp_path, "default")).module.val_evaluator
+               .metrics["edge"].thresholds) == 99

@@ -39,9 +39,10 @@ def test_trivial_predictor_against_hand_computed_metrics(tmp_path):
                              ).astype(np.float64)
     mean_normal = normals.sum(0) / np.linalg.norm(normals.sum(0))
     assert found["predictor"]["semseg"] == {"class": majority}
-    assert found["predictor"]["depth"]["depth"] == pytest.approx(depths.mean(dtype=np.float64),
+    assert found["predictor"]["depth"]["mean"] == pytest.approx(depths.mean(dtype=np.float64),
                                                                  rel=1e-9)
-    assert found["predictor"]["normals"]["normal"] == pytest.approx(mean_normal.tolist())
+    assert found["predictor"]["normals"]["direction"] == pytest.approx(mean_normal.tolist())
+    assert found["predictor"]["edge"] == {"every pixel": "background"}
 
     # mIoU of a constant class: its IoU is its share of the valid pixels, every other's 0
     labels = np.concatenate([s["semseg"].ravel() for s in test])
