@@ -7,7 +7,8 @@ disk, whether a trial fits on a local cluster) before Ray starts; then each enab
 Ray Tune, on a fresh local cluster bound to 127.0.0.1 or on the cluster named by
 ``ray.address`` / ``$RAY_ADDRESS``, and the leaderboard is written. Running the same
 command again continues an interrupted experiment: nothing finished is redone.
-``--dry-run`` prints the plan (stages, trials, steps, resources) without starting Ray.
+``--dry-run`` prints the plan (stages, trials, steps, resources) without starting Ray;
+``--retry-failed`` also trains the failed training runs again.
 See README "Experiments" and docs/platform.md.
 """
 
@@ -61,7 +62,7 @@ def run(experiment: ExperimentConfig, args: argparse.Namespace) -> int | str:
         print(f"experiment {experiment.name}: {layout.root}", flush=True)
         write_provenance(layout, config_dict(experiment))
         try:
-            return _stages(experiment, layout)
+            return _stages(experiment, layout, args.retry_failed)
         finally:
             _leaderboard(experiment, layout)
 
@@ -76,7 +77,8 @@ def _leaderboard(experiment: ExperimentConfig, layout: ExperimentLayout) -> None
     print("leaderboard files: " + ", ".join(str(p) for p in paths.values()), flush=True)
 
 
-def _stages(experiment: ExperimentConfig, layout: ExperimentLayout) -> int:
+def _stages(experiment: ExperimentConfig, layout: ExperimentLayout,
+            retry_failed: bool = False) -> int:
     from atrc_nas.platform.cluster import ray_cluster
 
     _prepare_data(experiment)
@@ -93,7 +95,7 @@ def _stages(experiment: ExperimentConfig, layout: ExperimentLayout) -> int:
         done: dict[str, list[TrialRecord]] = {}
         for stage in experiment_stages(experiment):
             specs = stage.plan(done)
-            records = run_stage(stage, specs, cluster)
+            records = run_stage(stage, specs, cluster, retry_failed=retry_failed)
             print(f"\n{stage.title}:\n{stage.summarise(specs, records)}", flush=True)
             if not stage.complete(specs, records):
                 print(f"the {stage.title} was interrupted: run the same command again to "
@@ -107,6 +109,10 @@ def _flags(parser: ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan (stages, trials, steps, resources) and exit "
                         "without starting Ray")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="continue an experiment and train its failed training runs "
+                        "again, each from its newest checkpoint (after fixing the cause; "
+                        "failed search trials stay failed: Optuna has recorded them)")
 
 
 def main(argv: list[str] | None = None) -> int:

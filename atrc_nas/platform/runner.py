@@ -32,10 +32,12 @@ def fresh_trainable(function: Callable[[dict[str, Any]], None],
 
 
 def run_stage(stage: Stage, specs: list[TrialSpec], cluster: Cluster,
-              every_s: float = 30.0, callbacks: list[Any] = ()) -> list[TrialRecord]:
+              every_s: float = 30.0, callbacks: list[Any] = (),
+              retry_failed: bool = False) -> list[TrialRecord]:
     """Run the stage's planned trials (or continue the interrupted stage: finished, stopped
-    and failed trials are kept, unfinished ones continue from their last checkpoint);
-    returns every trial's record. ``callbacks``: more Ray Tune callbacks (loggers...)."""
+    and failed trials are kept, unfinished ones continue from their last checkpoint, and
+    with ``retry_failed`` failed ones too, where the stage ``retries_failed``); returns
+    every trial's record. ``callbacks``: more Ray Tune callbacks (loggers...)."""
     experiment = stage.experiment
     storage = stage.layout.tune_storage(experiment.ray.storage_path)
     path = f"{storage}/{stage.name}"
@@ -47,8 +49,11 @@ def run_stage(stage: Stage, specs: list[TrialSpec], cluster: Cluster,
     trainable = fresh_trainable(stage.trainable(), stage.trial_resources())
     if tune.Tuner.can_restore(path):
         log.info("continuing the %s in %s", stage.title, path)
+        retry = retry_failed and stage.retries_failed
+        if retry:
+            log.info("running the failed trials of the %s again", stage.title)
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True,
-                                   resume_errored=False)
+                                   resume_errored=retry)
     else:
         ours = [StageRecorder(stage),
                 StageProgress(stage, len(specs), max((s.steps for s in specs), default=0),

@@ -64,6 +64,9 @@ class Stage(ABC):
     title: ClassVar[str]  # for people: "search sweep"
     needs: ClassVar[tuple[str, ...]] = ()
     outputs: ClassVar[tuple[str, ...]] = ()  # report keys holding JSON (decoded in records)
+    # whether ``launch --retry-failed`` runs its failed trials again (from their newest
+    # checkpoint); not for a stage whose search algorithm has recorded the failures
+    retries_failed: ClassVar[bool] = False
 
     def __init__(self, experiment: ExperimentConfig) -> None:
         self.experiment = experiment

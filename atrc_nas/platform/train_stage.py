@@ -46,6 +46,7 @@ DRIVER_CPUS = 0.01  # the Tune trial that drives a Ray Train run only waits on i
 class TrainStage(Stage):
     name = "train"
     title = "training stage"
+    retries_failed = True  # a run that failed continues from its newest checkpoint
     needs = ("search",)
     outputs = ("metrics", "backends", "timings")
 

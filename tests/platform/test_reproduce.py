@@ -48,9 +48,14 @@ def test_reproduce_experiments_plan_on_real_format_data(path, tmp_path, monkeypa
 
 
 def test_a_reproduce_experiment_trains_end_to_end_on_nyud_format_data(cluster, tmp_path):
+    """On the way: its runs fail (unreadable backbone weights, found only when a worker
+    builds the network), and ``--retry-failed`` trains them again once the file is fixed."""
     build_nyud(tmp_path / "nyud")
+    weights = tmp_path / "backbone.pt"
+    weights.write_bytes(b"not a state dict")
     overrides = [
-        f"data.root={tmp_path / 'nyud'}", "model.backbone=hrnet_tiny", "model.pretrained=null",
+        f"data.root={tmp_path / 'nyud'}", "model.backbone=hrnet_tiny",
+        f"model.pretrained={weights}", "train.max_failures=0",
         "data.crop_size=[24, 32]", "data.batch_size=2", "data.num_workers=0",
         "train.seeds=[0]", "train.baselines=[multi_task]", "train.optim.max_steps=2",
         "train.trainer.accelerator=cpu", "train.trainer.val_every_n_steps=2",
@@ -58,15 +63,26 @@ def test_a_reproduce_experiment_trains_end_to_end_on_nyud_format_data(cluster, t
         f"ray.address={cluster.address}", f"output_dir={tmp_path / 'runs'}"]
     env = {**os.environ, "RAY_AUTH_MODE": "token",
            "RAY_AUTH_TOKEN_PATH": str(cluster.token_file)}
-    done = subprocess.run(
-        [sys.executable, "-m", "atrc_nas.launch", "experiments/reproduce/nyud_hrnet18s.yaml",
-         *overrides], cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
-    assert done.returncode == 0, done.stdout + done.stderr
     layout = ExperimentLayout(tmp_path / "runs" / "reproduce_nyud_hrnet18s")
-    records = {p.stem: json.loads(p.read_text())
-               for p in layout.records_dir("train").glob("*.json")}
+
+    def launch(*flags: str) -> dict[str, dict]:
+        done = subprocess.run(
+            [sys.executable, "-m", "atrc_nas.launch", "experiments/reproduce/nyud_hrnet18s.yaml",
+             *overrides, *flags], cwd=REPO, capture_output=True, text=True, timeout=600,
+            env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return {p.stem: json.loads(p.read_text())
+                for p in layout.records_dir("train").glob("*.json")}
+
+    failed = launch()
+    assert len(failed) == 2 and all(r["status"] == "failed" for r in failed.values())
+    assert all("backbone.pt" in r["error"] for r in failed.values())
+    weights.write_bytes((REPO / "experiments" / "weights" / "hrnet_tiny_synthetic.pt")
+                        .read_bytes())
+    records = launch("--retry-failed")
     assert len(records) == 2 and all(r["status"] == "finished" for r in records.values())
     for record in records.values():
+        assert record["error"] is None
         metrics = record["outputs"]["metrics"]
         assert metrics["val"] == {} and metrics["steps"] == 2  # whole train split, no val
         assert metrics["best_checkpoint"].endswith("step2.ckpt")  # the last one is tested
