@@ -130,6 +130,13 @@ def main() -> None:
                         default=Path(__file__).parent / "results" / "boundary_metric_cpu.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.pyedgeeval_python:  # before minutes of timing, not after
+        try:
+            subprocess.run([args.pyedgeeval_python, "-c", "import pyEdgeEval"], check=True,
+                           capture_output=True)
+        except (OSError, subprocess.CalledProcessError) as err:
+            sys.exit(f"--pyedgeeval-python {args.pyedgeeval_python}: `import pyEdgeEval` "
+                     f"fails there ({err})")
     backend = ensure_backend()
     if backend.name != "cpp":
         sys.exit(f"the compiled kernel is not available: {backend.reason}")

@@ -132,8 +132,8 @@ class Matcher {
  private:
   static constexpr int32_t kFar = std::numeric_limits<int32_t>::max();
 
-  // Breadth-first layers from the free left vertices; true when some free right vertex
-  // is reachable (an augmenting path exists).
+  // Breadth-first layers from the free left vertices, up to the first layer that reaches a
+  // free right vertex (``shortest_``); true when there is one (an augmenting path exists).
   bool layer(const std::vector<int32_t>& adj) {
     queue_.clear();
     const int64_t n_left = static_cast<int64_t>(match_left_.size());
@@ -145,20 +145,21 @@ class Matcher {
         dist_[u] = kFar;
       }
     }
-    bool found = false;
+    shortest_ = kFar;
     for (size_t i = 0; i < queue_.size(); ++i) {
       const int64_t u = queue_[i];
+      if (dist_[u] >= shortest_) break;  // the queue is in layer order
       for (int64_t e = first_[u]; e < end_[u]; ++e) {
         const int32_t w = match_right_[adj[e]];
         if (w < 0) {
-          found = true;
+          shortest_ = dist_[u];
         } else if (dist_[w] == kFar) {
           dist_[w] = dist_[u] + 1;
           queue_.push_back(w);
         }
       }
     }
-    return found;
+    return shortest_ != kFar;
   }
 
   // One augmenting path from the free left vertex ``root`` along the layers, if any.
@@ -174,7 +175,7 @@ class Matcher {
       }
       const int32_t v = adj[next_[u]];
       const int32_t w = match_right_[v];
-      if (w < 0) {  // free GT pixel: flip the path held on the stack
+      if (w < 0 && dist_[u] == shortest_) {  // free GT pixel: flip the path on the stack
         for (const int64_t x : stack_) {
           const int32_t y = adj[next_[x]];
           match_left_[x] = y;
@@ -182,7 +183,7 @@ class Matcher {
         }
         return true;
       }
-      if (dist_[w] == dist_[u] + 1) {
+      if (w >= 0 && dist_[u] < shortest_ && dist_[w] == dist_[u] + 1) {
         stack_.push_back(w);
       } else {
         ++next_[u];
@@ -192,6 +193,7 @@ class Matcher {
   }
 
   std::vector<int32_t> match_left_, match_right_, dist_;
+  int32_t shortest_ = kFar;  // the layer of the shortest augmenting paths of this phase
   std::vector<int64_t> first_, end_, next_, queue_, stack_;
 };
 

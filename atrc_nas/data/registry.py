@@ -44,8 +44,9 @@ def _options_model(cls: type, bound: tuple[str, ...]) -> type:
 
 HELD_OUT = "test"
 """What the platform calls every dataset's held-out split (its metrics are ``test/...``),
-whatever the dataset's own name for it (NYUD-v2 and PASCAL-Context: ``val``); ``val`` in
-metric names and configs always means the validation split carved from train."""
+whatever the dataset's own name for it (NYUD-v2 and PASCAL-Context: ``val``, which
+``build_dataset`` accepts too); ``val`` in metric names and config keys always means the
+validation split carved from train."""
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,21 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import register_flop_formula
 
-from atrc_nas.ops import edge_counts, fallback
+from atrc_nas.ops import fallback
 from atrc_nas.ops.checks import check_args
 
 NAMESPACE = "atrc"
 FORWARD = f"{NAMESPACE}::local_attention_fwd"
 BACKWARD = f"{NAMESPACE}::local_attention_bwd"
+
+
+def _boundary_counts_numpy(*args: torch.Tensor) -> torch.Tensor:
+    """The NumPy kernel, imported when first used (it needs SciPy and OpenCV, which local
+    attention does not)."""
+    from atrc_nas.ops.edge_counts import numpy_kernel
+
+    return numpy_kernel(*args)
+
 
 _LIB = torch.library.Library(NAMESPACE, "DEF")
 _LIB.define(
@@ -39,7 +48,7 @@ _LIB.define(
 )
 _LIB.impl("local_attention_fwd", fallback.forward, "CompositeExplicitAutograd")
 _LIB.impl("local_attention_bwd", fallback.backward, "CompositeExplicitAutograd")
-_LIB.impl("boundary_counts", edge_counts.numpy_kernel, "CompositeExplicitAutograd")
+_LIB.impl("boundary_counts", _boundary_counts_numpy, "CompositeExplicitAutograd")
 
 forward_op = torch.ops.atrc.local_attention_fwd
 backward_op = torch.ops.atrc.local_attention_bwd
