@@ -196,14 +196,28 @@ def _data_key(experiment: dict[str, Any]) -> str:
     return config_hash({"data": experiment.get("data"), "model": experiment.get("model")})
 
 
-def single_task_runs(folders: list[Path]) -> SingleTaskRuns:
+@dataclass
+class ExperimentFolder:
+    """An experiment folder's ``experiment.json`` and training records, read once per build
+    (the rows of every experiment may borrow from the others)."""
+
+    path: Path
+    experiment: dict[str, Any] | None
+    runs: list[TrialRecord]
+
+    @classmethod
+    def read(cls, path: Path) -> ExperimentFolder:
+        layout = ExperimentLayout(path)
+        return cls(path, _read_json(layout.experiment_file), read_records(layout, "train"))
+
+
+def single_task_runs(folders: list[ExperimentFolder]) -> SingleTaskRuns:
     """The finished single-task runs of each experiment folder, by the data they ran on."""
     found: SingleTaskRuns = {}
     for folder in folders:
-        layout = ExperimentLayout(folder)
-        experiment = _read_json(layout.experiment_file) or {}
-        name = experiment.get("name", folder.name)
-        for run in read_records(layout, "train"):
+        experiment = folder.experiment or {}
+        name = experiment.get("name", folder.path.name)
+        for run in folder.runs:
             if run_metrics(run) and run.provenance["network"].get("task"):
                 found.setdefault(_data_key(experiment), {}).setdefault(name, []).append(run)
     return found
@@ -232,20 +246,20 @@ def _borrowed(experiment: dict[str, Any], runs: list[TrialRecord], tasks: list[s
     return out, notes
 
 
-def experiment_rows(folder: Path, others: SingleTaskRuns | None = None
+def experiment_rows(folder: ExperimentFolder, others: SingleTaskRuns | None = None
                     ) -> tuple[list[Row], list[dict[str, Any]], list[str]]:
     """Rows, missing runs and notes of one experiment folder (finished or not); Delta_m
     references it lacks come from ``others`` (see :func:`_borrowed`)."""
-    layout = ExperimentLayout(folder)
-    experiment = _read_json(layout.experiment_file)
+    layout = ExperimentLayout(folder.path)
+    experiment = folder.experiment
     if experiment is None:
-        return [], [], [f"{folder}: no {layout.EXPERIMENT}: not an experiment folder"]
+        return [], [], [f"{folder.path}: no {layout.EXPERIMENT}: not an experiment folder"]
     name = experiment["name"]
     notes: list[str] = []
     provenance = _read_json(layout.provenance_file) or {}
     selection = (_read_json(layout.selection_file) or {}).get("genotypes")
     trials = read_records(layout, "search")
-    runs = {r.key: r for r in read_records(layout, "train")}
+    runs = {r.key: r for r in folder.runs}
     if selection is None:
         notes.append(f"{name}: the training stage has not started (no {layout.SELECTION}): "
                      "no genotype is trained yet")
@@ -431,12 +445,14 @@ def build(folders: list[Path], references: list[Row] | None = None) -> Leaderboa
     notes: list[str] = []
     named: dict[str, Path] = {}
     folders = [Path(f) for f in folders]
-    others = single_task_runs([f for f in folders if ExperimentLayout.holds_experiment(f)])
+    experiments = {f: ExperimentFolder.read(f) for f in folders
+                   if ExperimentLayout.holds_experiment(f)}
+    others = single_task_runs(list(experiments.values()))
     for folder in folders:
-        if ExperimentLayout.holds_experiment(folder):
-            named[(_read_json(ExperimentLayout(folder).experiment_file) or {}).get(
-                "name", folder.name)] = folder
-            rows, gone, said = experiment_rows(folder, others)
+        if folder in experiments:
+            found = experiments[folder]
+            named[(found.experiment or {}).get("name", folder.name)] = folder
+            rows, gone, said = experiment_rows(found, others)
         else:
             rows, gone, said = standalone_rows(folder)
         missing += gone
