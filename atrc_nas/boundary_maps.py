@@ -44,11 +44,10 @@ def _deletable(code: int, second: bool) -> bool:
     return crossings == 1 and 2 <= min(n1, n2) <= 3 and g3
 
 
-# deletion tables of the two subiterations, indexed by the neighbour code sum_k x_k << (k-1)
-DELETE_TABLES = tuple(
-    np.array([_deletable(code, second) for code in range(256)], dtype=bool)
-    for second in (False, True)
-)
+# deletion tables [2, 256] of the two subiterations, indexed by the neighbour code
+# sum_k x_k << (k-1) (the compiled boundary kernel takes them as they are)
+DELETE_TABLES = np.array([[_deletable(code, second) for code in range(256)]
+                          for second in (False, True)], dtype=bool)
 
 
 def thin(masks: np.ndarray) -> np.ndarray:

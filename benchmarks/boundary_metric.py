@@ -39,6 +39,7 @@ from scipy import ndimage
 
 from atrc_nas.data.synthetic.dataset import render_sample
 from atrc_nas.fileio import atomic_write_json
+from atrc_nas.metrics.base import f_measure
 from atrc_nas.metrics.boundary import edge_thresholds
 from atrc_nas.ops import ensure_backend
 from atrc_nas.ops.boundary import boundary_counts
@@ -86,13 +87,10 @@ def cases(size: tuple[int, int], images: int) -> dict[str, tuple[np.ndarray, np.
 
 
 def ods(counts: np.ndarray) -> float:
-    """odsF x100 of counts [4, T] (matched pred, pred, matched GT, GT)."""
-    mp, p, mg, g = (np.asarray(c, dtype=float) for c in counts)
-    precision = np.divide(mp, p, out=np.zeros_like(mp), where=p > 0)
-    recall = np.divide(mg, g, out=np.zeros_like(mg), where=g > 0)
-    total = precision + recall
-    f = np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total > 0)
-    return 100 * float(f.max())
+    """odsF x100 of counts [4, T] (matched pred, pred, matched GT, GT), as the metric
+    computes it."""
+    return 100 * float(f_measure(*torch.as_tensor(np.asarray(counts, dtype=np.float64)))
+                       .max())
 
 
 def _four(two: np.ndarray, gt: np.ndarray) -> np.ndarray:

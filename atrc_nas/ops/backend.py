@@ -42,13 +42,15 @@ def requested() -> str:
 
 
 def _warn_fallback(scope: str, reason: str) -> None:
+    """``scope`` "": no extension at all (the boundary metric's CPU kernel is missing too);
+    "CUDA ": only its CUDA kernels are."""
+    also = "" if scope else ", the boundary metric its NumPy ones"
     warnings.warn(
-        f"atrc_nas.ops: {scope}local attention uses the pure-PyTorch kernels, the boundary "
-        f"metric its NumPy ones (several times slower): {reason}. Run `python -m atrc_nas.ops "
-        f"build` to see the build log, or set "
-        f"{ENV_BACKEND}=torch to choose these kernels without this warning.",
+        f"atrc_nas.ops: {scope}local attention uses the pure-PyTorch kernels{also} (several "
+        f"times slower): {reason}. Run `python -m atrc_nas.ops build` to see the build log, "
+        f"or set {ENV_BACKEND}=torch to choose these kernels without this warning.",
         RuntimeWarning,
-        stacklevel=5,  # the caller of local_attention
+        stacklevel=5,  # the caller of local_attention (or of boundary_counts)
     )
 
 

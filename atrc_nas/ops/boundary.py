@@ -33,6 +33,6 @@ def boundary_counts(prob: np.ndarray, gt: np.ndarray, thresholds: np.ndarray,
         torch.from_numpy(np.ascontiguousarray(gt, dtype=bool)),
         torch.from_numpy(np.ascontiguousarray(thresholds, dtype=np.float64)),
         torch.from_numpy(disk_offsets(radius).astype(np.int64)),
-        torch.from_numpy(np.stack(DELETE_TABLES)),
+        torch.from_numpy(DELETE_TABLES),
     )
     return counts.numpy()

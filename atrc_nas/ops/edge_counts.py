@@ -109,7 +109,7 @@ def numpy_counts(prob: np.ndarray, gt: np.ndarray, thresholds: np.ndarray,
 def numpy_kernel(prob: torch.Tensor, gt: torch.Tensor, thresholds: torch.Tensor,
                  offsets: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
     """``atrc::boundary_counts`` for any device (thinning by ``boundary_maps``' own tables)."""
-    if not torch.equal(tables.cpu(), torch.from_numpy(np.stack(DELETE_TABLES))):
+    if not torch.equal(tables.cpu(), torch.from_numpy(DELETE_TABLES)):
         raise ValueError("boundary_counts: the NumPy kernel thins with boundary_maps' tables")
     counts = numpy_counts(prob.cpu().numpy(), gt.cpu().numpy(), thresholds.cpu().numpy(),
                           offsets.cpu().numpy())

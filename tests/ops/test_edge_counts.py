@@ -10,15 +10,8 @@ from scipy import ndimage
 
 from atrc_nas.boundary_maps import DELETE_TABLES
 from atrc_nas.ops import edge_counts
+from atrc_nas.ops.boundary import boundary_counts
 from atrc_nas.ops.edge_counts import EdgeMatcher, disk_offsets, numpy_counts
-from atrc_nas.ops.library import boundary_counts_op
-
-
-def _compiled_counts(prob, gt, thresholds, radius) -> np.ndarray:
-    out = boundary_counts_op(
-        torch.from_numpy(prob), torch.from_numpy(gt), torch.from_numpy(thresholds),
-        torch.from_numpy(disk_offsets(radius)), torch.from_numpy(np.stack(DELETE_TABLES)))
-    return out.numpy()
 
 
 def _case(seed: int):
@@ -41,7 +34,7 @@ def test_compiled_kernel_equals_the_numpy_kernel(compiled, threads):
         for seed in range(40):
             prob, gt, thresholds, radius = _case(seed)
             np.testing.assert_array_equal(
-                _compiled_counts(prob, gt, thresholds, radius),
+                boundary_counts(prob, gt, thresholds, radius),
                 numpy_counts(prob, gt, thresholds, disk_offsets(radius)),
                 err_msg=f"case {seed}")
     finally:
@@ -61,7 +54,7 @@ def test_compiled_kernel_finds_long_augmenting_paths(compiled):
     prob[0, 1::2] = 1.0  # isolated pixels survive thinning
     prob[2, 0] = 1.0
     thresholds = np.array([0.5])
-    got = _compiled_counts(prob, gt, thresholds, 1.5)
+    got = boundary_counts(prob, gt, thresholds, 1.5)
     np.testing.assert_array_equal(got, numpy_counts(prob, gt, thresholds, disk_offsets(1.5)))
     assert got[:, 0].tolist() == [n + 1, n + 1]  # every prediction matched
 
@@ -70,9 +63,9 @@ def test_empty_maps(compiled):
     prob = np.full((6, 7), -np.inf, dtype=np.float32)
     gt = np.zeros((6, 7), dtype=bool)
     thresholds = np.linspace(0.01, 0.99, 3)
-    assert _compiled_counts(prob, gt, thresholds, 1.5).tolist() == [[0] * 3, [0] * 3]
+    assert boundary_counts(prob, gt, thresholds, 1.5).tolist() == [[0] * 3, [0] * 3]
     prob[:] = 1.0
-    counts = _compiled_counts(prob, gt, thresholds, 1.5)
+    counts = boundary_counts(prob, gt, thresholds, 1.5)
     assert counts[0].tolist() == [0] * 3 and (counts[1] > 0).all()  # nothing to match
 
 
@@ -102,7 +95,7 @@ def test_numpy_kernel_runs_behind_the_op_and_checks_its_tables():
     prob, gt, thresholds, radius = _case(5)
     args = [torch.from_numpy(prob), torch.from_numpy(gt), torch.from_numpy(thresholds),
             torch.from_numpy(disk_offsets(radius))]
-    tables = torch.from_numpy(np.stack(DELETE_TABLES))
+    tables = torch.from_numpy(DELETE_TABLES)
     np.testing.assert_array_equal(edge_counts.numpy_kernel(*args, tables).numpy(),
                                   numpy_counts(prob, gt, thresholds, disk_offsets(radius)))
     with pytest.raises(ValueError, match="tables"):

@@ -50,7 +50,14 @@ def test_auto_falls_back_with_one_warning(monkeypatch):
         first = backend.ensure_backend()
         second = backend.ensure_backend()
     assert len(record) == 1
+    assert "the boundary metric its NumPy ones" in str(record[0].message)
     assert first is second and first.name == "torch"
+
+
+def test_a_cuda_only_fallback_leaves_the_boundary_metric_out():
+    with pytest.warns(RuntimeWarning, match="CUDA local attention uses") as record:
+        backend._warn_fallback("CUDA ", "no nvcc")
+    assert "boundary" not in str(record[0].message)
 
 
 @pytest.mark.usefixtures("fresh_backend")
