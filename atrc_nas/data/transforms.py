@@ -278,7 +278,9 @@ class PadToSize:
         return out
 
 
-def _label_tensor(name: str, task: TaskSpec, label: np.ndarray, sample_id: str) -> torch.Tensor:
+def label_tensor(name: str, task: TaskSpec, label: np.ndarray, sample_id: str) -> torch.Tensor:
+    """A raw label (HxW or HxWxC) in the tensor layout of ``atrc_nas/tasks.py`` ([H, W] long
+    class maps, else float [C, H, W]); a ValueError names a label of the wrong shape."""
     where = f"sample {sample_id!r}, label {name!r}"
     if task.is_classification:
         if label.ndim != 2:
@@ -304,7 +306,7 @@ class ToTensor:
         }
         meta = dict(sample.get("meta", {}))
         for name, task in label_items(sample):
-            out[name] = _label_tensor(name, task, sample[name], meta.get("id", "?"))
+            out[name] = label_tensor(name, task, sample[name], meta.get("id", "?"))
         meta.setdefault("pad", (0, 0, *img.shape[:2]))
         out["meta"] = meta
         return out

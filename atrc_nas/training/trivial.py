@@ -14,24 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
 from atrc_nas.data.spec import DatasetSpec
+from atrc_nas.data.transforms import label_tensor
 from atrc_nas.metrics.evaluator import MultiTaskEvaluator
-from atrc_nas.tasks import TaskSpec, get_task
+from atrc_nas.tasks import get_task
 from atrc_nas.training.config import TrainConfig
 
 MARGIN = 30.0  # logits that make a constant choice certain (softmax/sigmoid saturate)
-
-
-def _label_tensor(task: TaskSpec, raw: np.ndarray) -> torch.Tensor:
-    """A raw label (HxW or HxWxC) in the tensor layout of ``atrc_nas.tasks`` ([H, W] class
-    maps, else [C, H, W])."""
-    label = torch.from_numpy(np.asarray(raw))
-    if task.is_classification:
-        return label
-    return label[None] if label.dim() == 2 else label.permute(2, 0, 1)
 
 
 def label_statistics(dataset: Any, indices: list[int], spec: DatasetSpec
@@ -43,7 +34,8 @@ def label_statistics(dataset: Any, indices: list[int], spec: DatasetSpec
         sample = dataset.load_raw(index)
         for name in spec.tasks:
             task = get_task(name)
-            label = _label_tensor(task, sample[name])
+            label = label_tensor(name, task, sample[name],
+                                 sample.get("meta", {}).get("id", str(index)))
             valid = task.valid_mask(label)
             if task.is_classification:
                 total = torch.bincount(label[valid].long(), minlength=spec.channels(name))
