@@ -27,15 +27,21 @@ def dotted(loc: Loc) -> str:
     return text or "<top level>"
 
 
-def _models_in(hint: Any) -> list[type[BaseModel]]:
-    """The pydantic models a field annotation can hold (through Optional, Annotated, ...)."""
+def models_in(hint: Any) -> list[tuple[type[BaseModel], str]]:
+    """The pydantic models a field annotation can hold (through Optional, Annotated, ...),
+    each with the key suffix that reaches it: "" (the field itself), "[i]" (list items) or
+    ".<key>" (mapping values)."""
     if isinstance(hint, type) and issubclass(hint, BaseModel):
-        return [hint]
-    origin = typing.get_origin(hint)
+        return [(hint, "")]
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Annotated:
-        return _models_in(typing.get_args(hint)[0])
+        return models_in(args[0])
+    if origin in (list, tuple):
+        return [(m, "[i]" + suffix) for m, suffix in models_in(args[0])]
+    if origin is dict:
+        return [(m, ".<key>" + suffix) for m, suffix in models_in(args[1])]
     if origin in (typing.Union, types.UnionType):
-        return [m for arg in typing.get_args(hint) for m in _models_in(arg)]
+        return [found for arg in args for found in models_in(arg)]
     return []
 
 
@@ -45,7 +51,8 @@ def model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
     for part in loc:
         if model is None or part not in model.model_fields:
             return None
-        found = _models_in(model.model_fields[part].annotation)
+        found = [m for m, suffix in models_in(model.model_fields[part].annotation)
+                 if not suffix]
         model = found[0] if found else None
     return model
 

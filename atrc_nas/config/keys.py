@@ -14,27 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-
-def _models_in(annotation: Any) -> tuple[type[BaseModel] | None, str]:
-    """The config model an annotation holds (itself, or as list/dict items) and the key
-    suffix that reaches it ("", "[i]" or ".<key>")."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _models_in(typing.get_args(annotation)[0])
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation, ""
-    if origin in (list, tuple):
-        inner, suffix = _models_in(typing.get_args(annotation)[0])
-        return inner, "[i]" + suffix
-    if origin is dict:
-        inner, suffix = _models_in(typing.get_args(annotation)[1])
-        return inner, ".<key>" + suffix
-    if origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(annotation):
-            inner, suffix = _models_in(arg)
-            if inner is not None:
-                return inner, suffix
-    return None, ""
+from atrc_nas.config.errors import models_in
 
 
 def _type_text(annotation: Any) -> str:
@@ -72,7 +52,7 @@ def keys(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, str, s
     """(key, type, default, meaning) of every key of ``model``, sections recursively."""
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
-        inner, suffix = _models_in(field.annotation)
+        inner, suffix = next(iter(models_in(field.annotation)), (None, ""))
         meaning = " ".join((field.description or "").split())
         if inner is not None and not meaning:
             meaning = " ".join((inner.__doc__ or "").split())
